@@ -1,0 +1,192 @@
+"""How two sides of a claim are compared on each backend, and the Certificate records that result."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+from flint import arb_mat, fmpq_mat
+
+from icrl_verify.arith.ball import BallBackend
+from icrl_verify.arith.mp import MpmathBackend, log10_max_abs
+from icrl_verify.arith.running_error import RunningErrorBackend, Tracked
+
+M = TypeVar("M")
+
+LADDER_DPS = (30, 60, 120)
+"""Precisions of the mpmath ladder; each rung must cut the error by at least half the added digits."""
+
+BALL_MAX_PREC = 2048
+"""Ball precision is doubled from the starting precision up to this cap while a result is inconclusive."""
+
+
+@dataclass(frozen=True)
+class ClaimPair(Generic[M]):
+    """Two sides that a theorem says are equal: ``claim`` at layer (or step) ``layer``."""
+
+    claim: str
+    layer: int
+    lhs: M
+    rhs: M
+
+
+@dataclass
+class ClaimResult:
+    """Outcome of one claim on one backend over many instances and layers."""
+
+    theorem: str
+    claim: str
+    backend: str
+    instances: int = 0
+    worst_error: float | None = None  # None: exact equality everywhere
+    passed: bool = True
+    detail: str = ""
+    counterexample: str = ""
+
+    def record(self, error: float | None, ok: bool, detail: str = "") -> None:
+        """Fold one comparison into the result (keeping the first failure's detail)."""
+        if error is not None:
+            self.worst_error = error if self.worst_error is None else max(self.worst_error, error)
+        if not ok and self.passed:
+            self.passed = False
+            self.detail = detail
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready record."""
+        return {
+            "theorem": self.theorem,
+            "claim": self.claim,
+            "backend": self.backend,
+            "instances": self.instances,
+            "worst_error": "exact" if self.worst_error is None else self.worst_error,
+            "verdict": "pass" if self.passed else "FAIL",
+            "detail": self.detail,
+            "counterexample": self.counterexample,
+        }
+
+
+def exact_equal(lhs: fmpq_mat, rhs: fmpq_mat) -> tuple[bool, float | None]:
+    """Exact comparison; the error is None when equal, else the largest |difference| as a float."""
+    if lhs == rhs:
+        return True, None
+    diff = lhs - rhs
+    return False, max(abs(float(diff[i, j])) for i in range(diff.nrows()) for j in range(diff.ncols()))
+
+
+def ball_verdict(diff: arb_mat, prec: int) -> tuple[str, float]:
+    """Judge a difference ball: 'pass' if every entry contains 0 with radius ≤ 2^(−prec/2)·max(1, |mid|),
+    'fail' if some entry excludes 0, 'inconclusive' otherwise (retry at higher precision).
+
+    Returns the verdict and the largest radius (a rigorous bound on |lhs − rhs| when passing: 2·radius).
+    """
+    worst, verdict = 0.0, "pass"
+    limit = 2.0 ** (-prec / 2)
+    for i in range(diff.nrows()):
+        for j in range(diff.ncols()):
+            x = diff[i, j]
+            rad = float(x.rad())
+            worst = max(worst, rad)
+            if not x.contains(0):
+                return "fail", float(abs(x).upper())
+            if rad > limit * max(1.0, abs(float(x.mid()))) and verdict == "pass":
+                verdict = "inconclusive"
+    return verdict, worst
+
+
+def certify_balls(
+    compute: Callable[[BallBackend], Sequence[ClaimPair[arb_mat]]], start_prec: int = 256
+) -> tuple[list[tuple[ClaimPair[arb_mat], str, float]], int]:
+    """Run ``compute`` at ``start_prec`` bits, doubling while any claim is inconclusive (cap BALL_MAX_PREC).
+
+    Returns (pair, verdict, worst radius) per pair, and the precision used.
+    """
+    prec = start_prec
+    while True:
+        bk = BallBackend(prec)
+        judged = [(p, *ball_verdict(bk.sub(p.lhs, p.rhs), prec)) for p in compute(bk)]
+        if all(v != "inconclusive" for _, v, _ in judged) or prec >= BALL_MAX_PREC:
+            return judged, prec
+        prec *= 2
+
+
+def ladder_verdict(log_errors: Sequence[float], dps: Sequence[int] = LADDER_DPS) -> bool:
+    """True when the error falls like 10^(−dps): across each rung it drops by at least half the added
+    digits, and at the top rung it is below 10^(−dps_max/2). An exactly zero error (−inf) counts as
+    having fallen. A false identity keeps an O(1) error and fails."""
+    floor = [-(p + 20) for p in dps]  # an exact zero stands for an error far below the working precision
+    errs = [max(e, f) for e, f in zip(log_errors, floor)]
+    if errs[-1] > -dps[-1] / 2:
+        return False
+    return all(hi <= lo - (p_hi - p_lo) / 2 for lo, hi, p_lo, p_hi in zip(errs, errs[1:], dps, dps[1:]))
+
+
+def certify_ladder(
+    compute: Callable[[MpmathBackend], Sequence[ClaimPair[Any]]], dps: Sequence[int] = LADDER_DPS
+) -> list[tuple[ClaimPair[Any], bool, list[float]]]:
+    """Run ``compute`` at each precision of the ladder; per pair: verdict and log10 errors per rung."""
+    runs = [list(compute(MpmathBackend(p))) for p in dps]
+    out = []
+    for k, pair in enumerate(runs[0]):
+        logs = [log10_max_abs(MpmathBackend(p).sub(run[k].lhs, run[k].rhs), p) for p, run in zip(dps, runs)]
+        out.append((pair, ladder_verdict(logs, dps), logs))
+    return out
+
+
+def tracked_verdict(bk: RunningErrorBackend[Any], lhs: Tracked[Any], rhs: Tracked[Any]) -> tuple[Any, Any, Any]:
+    """Float comparison against the running error bounds: per batch entry, (ok, max |diff|, max |diff|/bound).
+
+    ok means |lhs − rhs| ≤ bound_lhs + bound_rhs entrywise (bounds certified for their own rounding),
+    with finite values and bounds.
+    """
+    diff = abs(lhs.value - rhs.value)
+    bound = bk.certified_bound(lhs) + bk.certified_bound(rhs)
+    ok_entries = diff <= bound
+    finite = _isfinite(diff) & _isfinite(bound)
+    axes = (-2, -1)
+    ok = _all(ok_entries & finite, axes)
+    ratio = diff / _maximum(bound, 1e-300)
+    return ok, _amax(diff, axes), _amax(ratio, axes)
+
+
+def _isfinite(x: Any) -> Any:
+    return np.isfinite(x) if isinstance(x, np.ndarray) else x.isfinite()
+
+
+def _all(x: Any, axes: tuple[int, int]) -> Any:
+    return np.all(x, axis=axes) if isinstance(x, np.ndarray) else x.all(dim=-1).all(dim=-1)
+
+
+def _amax(x: Any, axes: tuple[int, int]) -> Any:
+    return np.max(x, axis=axes) if isinstance(x, np.ndarray) else x.amax(dim=axes)
+
+
+def _maximum(x: Any, floor: float) -> Any:
+    return np.maximum(x, floor) if isinstance(x, np.ndarray) else x.clamp(min=floor)
+
+
+@dataclass
+class Certificate:
+    """All claim results of a ``prove`` run."""
+
+    results: list[ClaimResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True when every claim passed on every backend."""
+        return all(r.passed for r in self.results)
+
+    def extend(self, results: Iterable[ClaimResult]) -> None:
+        """Add results."""
+        self.results.extend(results)
+
+
+def fmt_error(err: float | None) -> str:
+    """Worst error for the table: 'exact' for None."""
+    if err is None:
+        return "exact"
+    if err == 0:
+        return "0"
+    return f"{err:.2e}" if math.isfinite(err) else str(err)

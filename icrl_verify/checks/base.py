@@ -1,0 +1,177 @@
+"""A theorem check: how its claims are computed on each backend, sampled, and turned into ClaimResults."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from icrl_verify.arith.base import Backend
+from icrl_verify.arith.exact import ExactBackend
+from icrl_verify.arith.float64 import Float64Backend
+from icrl_verify.arith.running_error import RunningErrorBackend
+from icrl_verify.arith.torch_backend import TorchBackend
+from icrl_verify.certify import (
+    ClaimPair,
+    ClaimResult,
+    certify_balls,
+    certify_ladder,
+    exact_equal,
+    tracked_verdict,
+)
+
+I = TypeVar("I")  # one instance (exact backends) or a batch of instances (float backends)
+
+FLOAT64_UNIT_ROUNDOFF = 2.0**-53
+BACKEND_KINDS = ("exact", "ball", "mpmath", "float64", "torch", "torch-cuda")
+
+
+def tracked_backend(kind: str, device: str = "cpu") -> RunningErrorBackend[Any]:
+    """Running-error float64 backend on numpy (``float64``) or torch (``torch``)."""
+    inner: Backend[Any] = Float64Backend() if kind == "float64" else TorchBackend(device=device)
+    return RunningErrorBackend(inner, FLOAT64_UNIT_ROUNDOFF)
+
+
+class Provable(ABC):
+    """Anything ``icrl-verify prove`` can run: a theorem whose claims end up as ClaimResults."""
+
+    key: str
+    title: str
+
+    @abstractmethod
+    def prove(self, kinds: Sequence[str], rng: np.random.Generator, budget: float = 1.0) -> list[ClaimResult]:
+        """Check every claim on each backend kind in ``kinds`` that can certify it; ``budget`` scales
+        instance counts (1.0 = the default certificate)."""
+
+
+class TheoremCheck(Provable, Generic[I]):
+    """The claims of one theorem as computations.
+
+    ``composed_pairs`` runs the whole stack and the whole reference on one instance (exact, ball and
+    mpmath certify the literal claims at every layer). ``step_pairs`` checks the inductive step of
+    the theorem at every layer of the float reference trajectory, on a batch, with running error
+    bounds (float64 and torch): base case plus step at every layer is the theorem's own proof.
+    """
+
+    key: str
+    title: str
+    claims: tuple[str, ...]
+    #: False where the claims involve exp (softmax): exact rationals cannot represent them
+    exact_certifiable: bool = True
+
+    @abstractmethod
+    def sample_exact(self, rng: np.random.Generator) -> I:
+        """One instance with small-denominator rational entries."""
+
+    @abstractmethod
+    def sample_float(self, rng: np.random.Generator, batch: int) -> I:
+        """A batch of float64 instances."""
+
+    @abstractmethod
+    def composed_pairs(self, bk: Backend[Any], instance: I) -> Sequence[ClaimPair[Any]]:
+        """Both sides of every claim at every layer, from the full forward pass and reference run."""
+
+    @abstractmethod
+    def step_pairs(self, bk: RunningErrorBackend[Any], batch: I) -> Sequence[ClaimPair[Any]]:
+        """Both sides of every claim after one layer from every state of the reference trajectory."""
+
+    #: instance counts of the default certificate, per backend kind
+    counts = {"exact": 100, "ball": 5, "mpmath": 3, "float64": 2000, "torch": 2000}
+
+    def prove(self, kinds: Sequence[str], rng: np.random.Generator, budget: float = 1.0) -> list[ClaimResult]:
+        out: list[ClaimResult] = []
+        for kind in kinds:
+            count = max(1, int(round(self.counts[kind] * budget)))
+            if kind == "exact" and self.exact_certifiable:
+                out += self.run_exact([self.sample_exact(rng) for _ in range(count)])
+            elif kind == "ball":
+                out += self.run_ball([self.sample_exact(rng) for _ in range(count)])
+            elif kind == "mpmath":
+                out += self.run_ladder([self.sample_exact(rng) for _ in range(count)])
+            elif kind in ("float64", "torch", "torch-cuda"):
+                device = "cuda" if kind == "torch-cuda" else "cpu"
+                out += self.run_float(self.sample_float(rng, count), "float64" if kind == "float64" else "torch", device)
+        return out
+
+    def describe(self, instance: I) -> str:
+        """Short description of an instance for a counterexample line."""
+        return repr(instance)[:400]
+
+    def _results(self, backend: str) -> dict[str, ClaimResult]:
+        return {c: ClaimResult(self.key, c, backend) for c in self.claims}
+
+    def run_exact(self, instances: Sequence[I]) -> list[ClaimResult]:
+        """Exact equality of every claim on every instance."""
+        res = self._results("exact")
+        bk = ExactBackend()
+        for inst in instances:
+            seen = set()
+            for p in self.composed_pairs(bk, inst):
+                ok, err = exact_equal(p.lhs, p.rhs)
+                _fold(res[p.claim], err, ok, f"layer {p.layer}: sides differ by {err}", inst, self)
+                seen.add(p.claim)
+            for c in seen:
+                res[c].instances += 1
+        return list(res.values())
+
+    def run_ball(self, instances: Sequence[I], start_prec: int = 256) -> list[ClaimResult]:
+        """Rigorous ball containment of every claim (precision doubled while inconclusive)."""
+        res: dict[str, ClaimResult] = {}
+        for inst in instances:
+            judged, prec = certify_balls(lambda bk: self.composed_pairs(bk, inst), start_prec)
+            seen = set()
+            for pair, verdict, radius in judged:
+                r = res.setdefault(pair.claim, ClaimResult(self.key, pair.claim, "ball"))
+                msg = f"layer {pair.layer}: {verdict} at {prec} bits (radius {radius:.3g})"
+                _fold(r, radius, verdict == "pass", msg, inst, self)
+                seen.add(pair.claim)
+            for c in seen:
+                res[c].instances += 1
+        return list(res.values())
+
+    def run_ladder(self, instances: Sequence[I]) -> list[ClaimResult]:
+        """mpmath precision ladder: the error must fall like 10^(−dps)."""
+        res = self._results("mpmath")
+        for inst in instances:
+            seen = set()
+            for pair, ok, logs in certify_ladder(lambda bk: self.composed_pairs(bk, inst)):
+                top = 10.0 ** logs[-1] if np.isfinite(logs[-1]) else 0.0
+                msg = f"layer {pair.layer}: log10 errors {['%.1f' % x for x in logs]} do not fall with dps"
+                _fold(res[pair.claim], top, ok, msg, inst, self)
+                seen.add(pair.claim)
+            for c in seen:
+                res[c].instances += 1
+        return list(res.values())
+
+    def run_float(self, batch: I, kind: str = "float64", device: str = "cpu") -> list[ClaimResult]:
+        """Inductive step at every layer within running error bounds, batched (numpy or torch)."""
+        bk = tracked_backend(kind, device)
+        res = self._results(bk.name)
+        count = 0
+        for pair in self.step_pairs(bk, batch):
+            ok, diff, ratio = tracked_verdict(bk, pair.lhs, pair.rhs)
+            ok_np = np.asarray(bk.inner.to_numpy(ok)).reshape(-1).astype(bool)
+            diff_np = np.asarray(bk.inner.to_numpy(diff)).reshape(-1)
+            ratio_np = np.asarray(bk.inner.to_numpy(ratio)).reshape(-1)
+            count = ok_np.size
+            bad = np.flatnonzero(~ok_np)
+            msg = ""
+            if bad.size:
+                k = int(bad[0])
+                msg = (
+                    f"layer {pair.layer}, batch entry {k}: |lhs − rhs| = {diff_np[k]:.3g} exceeds "
+                    f"the running error bound ({ratio_np[k]:.3g}× the bound)"
+                )
+            _fold(res[pair.claim], float(np.max(diff_np)), bad.size == 0, msg, None, self)
+        for r in res.values():
+            r.instances = count
+        return list(res.values())
+
+
+def _fold(result: ClaimResult, err: float | None, ok: bool, msg: str, inst: Any, check: TheoremCheck[Any]) -> None:
+    first_failure = result.passed and not ok
+    result.record(err, ok, msg)
+    if first_failure and inst is not None:
+        result.counterexample = check.describe(inst)
