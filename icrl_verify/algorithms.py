@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from icrl_verify import _validate
 from icrl_verify.arith.base import Backend
 from icrl_verify.arith.float64 import Float64Backend
+from icrl_verify.attention import running_average_operator, td_lambda_mask
 
 M = TypeVar("M")
 
@@ -47,6 +48,53 @@ def preconditioned_td(
     return ws
 
 
+def eligibility_traces(bk: Backend[M], features: M, lam: float | Fraction) -> M:
+    """Columns e_i = Σ_{k≤i} λ^{i−k} φ_k of TD(λ) (d×n): Φ times the transposed context block of M_λ.
+
+    The coefficients are the entries of :func:`~icrl_verify.attention.td_lambda_mask` as the backend
+    reads them (exact for a Fraction λ), the very numbers the TD(λ) transformer multiplies by, so a
+    float check compares like with like (docs/theorems/td_lambda.md).
+    """
+    _, n = bk.shape(features)
+    decay = td_lambda_mask(n, lam).dense()[:n, :n]
+    return bk.matmul(features, bk.transpose(bk.asmatrix(decay)))
+
+
+def residual_directions(bk: Backend[M], features: M, next_features: M) -> M:
+    """Columns φ_i − γφ'_i of residual gradient (``next_features`` holds γφ')."""
+    return bk.sub(features, next_features)
+
+
+def differential_rewards(bk: Backend[M], rewards: M) -> M:
+    """Row r_i − r̄_i with r̄_i = mean(r_0..r_i) (the current reward included), computed as −(r R) with
+    the exact running-average operator R read by the backend: the numbers the average-reward
+    transformer uses."""
+    _, n = bk.shape(rewards)
+    return bk.neg(bk.matmul(rewards, bk.asmatrix(running_average_operator(n))))
+
+
+def _float_context(
+    features: Any, next_features: Any, rewards: Any, gamma: float, preconditioners: Sequence[Any], allow_one: bool
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], list[NDArray[np.float64]]]:
+    """Validated float64 blocks of the numpy entry points: Φ (d×n), γΦ' (d×n), r (1×n) and the C_l."""
+    phi = _validate.array("features", features, (None, None))
+    n, d = phi.shape
+    if n == 0:
+        raise ValueError("features: the context must hold at least one transition (n >= 1)")
+    phi_next = _validate.array("next_features", next_features, (n, d))
+    r = _validate.array("rewards", rewards, (n,))
+    g = _validate.gamma(gamma, allow_one=allow_one)
+    Cs = [_validate.array(f"preconditioners[{l}]", C, (d, d)) for l, C in enumerate(preconditioners)]
+    return phi.T, g * phi_next.T, r[None, :], Cs
+
+
+def _stacked(ws: Sequence[NDArray[np.float64]]) -> NDArray[np.float64]:
+    return np.stack([w[:, 0] for w in ws])
+
+
+_F64 = Float64Backend()
+
+
 def batch_td(
     features: Any, next_features: Any, rewards: Any, gamma: float, preconditioners: Sequence[Any]
 ) -> NDArray[np.float64]:
@@ -55,15 +103,139 @@ def batch_td(
     ``features``/``next_features`` are (n, d) (φ_i and φ'_i = φ(s_{i+1}), γ is applied here),
     ``rewards`` is (n,), and each preconditioner C_l is (d, d).
     """
-    phi = _validate.array("features", features, (None, None))
-    n, d = phi.shape
-    if n == 0:
-        raise ValueError("features: the context must hold at least one transition (n >= 1)")
-    phi_next = _validate.array("next_features", next_features, (n, d))
-    r = _validate.array("rewards", rewards, (n,))
-    g = _validate.gamma(gamma)
-    Cs = [_validate.array(f"preconditioners[{l}]", C, (d, d)) for l, C in enumerate(preconditioners)]
-    bk = Float64Backend()
-    F = bk.asmatrix(phi.T)
-    ws = preconditioned_td(bk, F, F, bk.asmatrix(g * phi_next.T), bk.asmatrix(r[None, :]), [bk.asmatrix(C) for C in Cs])
-    return np.stack([w[:, 0] for w in ws])
+    F, G, r, Cs = _float_context(features, next_features, rewards, gamma, preconditioners, allow_one=False)
+    return _stacked(preconditioned_td(_F64, F, F, G, r, Cs))
+
+
+def batch_td_lambda(
+    features: Any, next_features: Any, rewards: Any, gamma: float, lam: float, preconditioners: Sequence[Any]
+) -> NDArray[np.float64]:
+    """Batch TD(λ) in float64 (arguments as :func:`batch_td`, λ ∈ [0, 1]): w_0..w_L as (L+1, d).
+
+    Traces decay by λ, not γλ: textbook TD(λ_std) is ``lam = gamma * λ_std``.
+    """
+    F, G, r, Cs = _float_context(features, next_features, rewards, gamma, preconditioners, allow_one=False)
+    return _stacked(preconditioned_td(_F64, eligibility_traces(_F64, F, lam), F, G, r, Cs))
+
+
+def batch_residual_gradient(
+    features: Any, next_features: Any, rewards: Any, gamma: float, preconditioners: Sequence[Any]
+) -> NDArray[np.float64]:
+    """Batch residual gradient in float64 (arguments as :func:`batch_td`): w_0..w_L as (L+1, d)."""
+    F, G, r, Cs = _float_context(features, next_features, rewards, gamma, preconditioners, allow_one=False)
+    return _stacked(preconditioned_td(_F64, residual_directions(_F64, F, G), F, G, r, Cs))
+
+
+def batch_average_reward_td(
+    features: Any, next_features: Any, rewards: Any, preconditioners: Sequence[Any]
+) -> NDArray[np.float64]:
+    """Batch average-reward TD in float64, δ_i = r_i − r̄_i + wᵀφ'_i − wᵀφ_i (no discount): w_0..w_L as
+    (L+1, d). Arguments as :func:`batch_td` without γ."""
+    F, G, r, Cs = _float_context(features, next_features, rewards, 1.0, preconditioners, allow_one=True)
+    return _stacked(preconditioned_td(_F64, F, F, G, differential_rewards(_F64, r), Cs))
+
+
+# --- kernel TD (softmax attention, [X26b]) ------------------------------------------------------
+
+
+def softmax_kernel(bk: Backend[M], features: M) -> M:
+    """κ on a trajectory: n×(n+1) with κ[k, j] = exp(x_kᵀx_j) / Σ_{m<n} exp(x_mᵀx_j), for sources k < n
+    (the state S_k that transition k+1 leaves) and every column j ≤ n. ``features`` is d×(n+1)."""
+    _, cols = bk.shape(features)
+    n = cols - 1
+    if n < 1:
+        raise ValueError("features: expected at least 2 columns (states S_0..S_n with n >= 1)")
+    scores = bk.matmul(bk.transpose(bk.block(features, slice(None), slice(0, n))), features)
+    shift = bk.softmax_shift(scores)
+    weights = bk.exp(scores if shift is None else bk.sub(scores, shift))
+    inverse = bk.reciprocal(bk.colsum(weights))
+    return bk.hadamard(weights, bk.matmul(bk.asmatrix(np.ones((n, 1))), inverse))
+
+
+def kernel_td_errors(bk: Backend[M], values: M, rewards: M, gamma: Fraction | float) -> M:
+    """Row δ_k = R_k + γ v(S_k) − v(S_{k−1}), k = 1..n, from values v(S_0..S_n) (1×(n+1)) and R (1×n)."""
+    _, cols = bk.shape(values)
+    later = bk.block(values, slice(None), slice(1, cols))
+    earlier = bk.block(values, slice(None), slice(0, cols - 1))
+    return bk.add(rewards, bk.sub(bk.scale(later, gamma), earlier))
+
+
+def kernel_td_step(
+    bk: Backend[M], values: M, kappa: M, rewards: M, gamma: Fraction | float, alpha: Fraction | float
+) -> M:
+    """One synchronous step v + α δ(v) κ, with κ from :func:`softmax_kernel` (n×(n+1)) and v 1×(n+1)."""
+    return bk.add(values, bk.scale(bk.matmul(kernel_td_errors(bk, values, rewards, gamma), kappa), alpha))
+
+
+def kernel_td(
+    bk: Backend[M], features: M, rewards: M, gamma: Fraction | float, alpha: Fraction | float, depth: int
+) -> list[M]:
+    """Weighted softmax TD of [X26b] (batch, synchronous, v_0 = 0): v_0..v_L, each 1×(n+1), with
+    v_{l+1}(S_j) = v_l(S_j) + α Σ_{k=1}^n κ(S_{k−1}, S_j) δ_k(v_l) for every column j (the query S_n too).
+
+    ``features`` is d×(n+1) (column j = x(S_j)), ``rewards`` is 1×n (R_k = r(S_{k−1})).
+    """
+    depth = _validate.positive_int("depth", depth, minimum=0)
+    _, cols = bk.shape(features)
+    if bk.shape(rewards)[1] != cols - 1:
+        raise ValueError(f"rewards: expected {cols - 1} entries (one per transition), got {bk.shape(rewards)[1]}")
+    kappa = softmax_kernel(bk, features)
+    values = [bk.zeros(1, cols)]
+    for _ in range(depth):
+        values.append(kernel_td_step(bk, values[-1], kappa, rewards, gamma, alpha))
+    return values
+
+
+def online_kernel_td_step(
+    bk: Backend[M],
+    values: M,
+    kernel: M,
+    transition: tuple[int, Fraction | float, int],
+    gamma: Fraction | float,
+    alpha: Fraction | float,
+) -> M:
+    """The online form of kernel TD from the talk, for one transition (S_t, R_{t+1}, S_{t+1}):
+    v(s) ← v(s) + α δ_t κ(S_t, s) for every state s, δ_t = R_{t+1} + γ v(S_{t+1}) − v(S_t).
+
+    ``values`` is 1×S over states; ``kernel[s', s]`` = κ(s', s) is the weight a transition leaving s'
+    carries to state s (source first, as in THEOREMS.md; the talk writes κ(s, S_t), target first).
+    Special cases: the indicator kernel κ(s', s) = 1{s = s'} is tabular TD(0); summing the increments
+    of the n context transitions at a frozen v_l, with κ the context-normalised softmax kernel, is one
+    synchronous step of :func:`kernel_td`.
+    """
+    state, reward, next_state = transition
+    _, S = bk.shape(values)
+    if not (0 <= state < S and 0 <= next_state < S):
+        raise ValueError(f"transition: states must lie in 0..{S - 1}, got {state} -> {next_state}")
+    here = bk.block(values, slice(None), slice(state, state + 1))
+    there = bk.block(values, slice(None), slice(next_state, next_state + 1))
+    delta = bk.add(bk.asmatrix(np.array([[reward]], dtype=object)), bk.sub(bk.scale(there, gamma), here))
+    weights = bk.block(kernel, slice(state, state + 1), slice(None))
+    return bk.add(values, bk.scale(bk.matmul(delta, weights), alpha))
+
+
+def population_softmax_kernel(bk: Backend[M], features: M, stationary: M) -> M:
+    """M_π (S×S): M_π(s, s') = μ(s') e^{x(s)ᵀx(s')} / Σ_u μ(u) e^{x(s)ᵀx(u)}, from features (S×d) and μ (1×S)."""
+    S, _ = bk.shape(features)
+    scores = bk.matmul(features, bk.transpose(features))  # symmetric: rows sources u, columns targets s
+    shift = bk.softmax_shift(scores)
+    weights = bk.hadamard(
+        bk.exp(scores if shift is None else bk.sub(scores, shift)),
+        bk.matmul(bk.transpose(stationary), bk.asmatrix(np.ones((1, S)))),
+    )
+    inverse = bk.reciprocal(bk.colsum(weights))
+    return bk.transpose(bk.hadamard(weights, bk.matmul(bk.asmatrix(np.ones((S, 1))), inverse)))
+
+
+def population_kernel_td(
+    bk: Backend[M], kernel: M, P: M, r: M, gamma: Fraction | float, depth: int
+) -> list[M]:
+    """Population iteration v_0 = 0, v ← v + M_π(r + γPv − v): v_0..v_L as S×1 columns (fixed point v_π)."""
+    depth = _validate.positive_int("depth", depth, minimum=0)
+    S, _ = bk.shape(P)
+    values = [bk.zeros(S, 1)]
+    for _ in range(depth):
+        v = values[-1]
+        residual = bk.sub(bk.add(r, bk.scale(bk.matmul(P, v), gamma)), v)
+        values.append(bk.add(v, bk.matmul(kernel, residual)))
+    return values

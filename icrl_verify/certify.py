@@ -17,7 +17,7 @@ from icrl_verify.arith.running_error import RunningErrorBackend, Tracked
 M = TypeVar("M")
 
 LADDER_DPS = (30, 60, 120)
-"""Precisions of the mpmath ladder; each rung must cut the error by at least half the added digits."""
+"""Precisions of the mpmath ladder (decimal digits); see :func:`ladder_verdict`."""
 
 BALL_MAX_PREC = 2048
 """Ball precision is doubled from the starting precision up to this cap while a result is inconclusive."""
@@ -113,14 +113,20 @@ def certify_balls(
 
 
 def ladder_verdict(log_errors: Sequence[float], dps: Sequence[int] = LADDER_DPS) -> bool:
-    """True when the error falls like 10^(−dps): across each rung it drops by at least half the added
-    digits, and at the top rung it is below 10^(−dps_max/2). An exactly zero error (−inf) counts as
-    having fallen. A false identity keeps an O(1) error and fails."""
-    floor = [-(p + 20) for p in dps]  # an exact zero stands for an error far below the working precision
-    errs = [max(e, f) for e, f in zip(log_errors, floor)]
-    if errs[-1] > -dps[-1] / 2:
-        return False
-    return all(hi <= lo - (p_hi - p_lo) / 2 for lo, hi, p_lo, p_hi in zip(errs, errs[1:], dps, dps[1:]))
+    """True when the relative error behaves like 10^(−dps): at every rung p, log10 error ≤ −p + s with
+    s = (p_max − p_min)/2 the digits conditioning may cost (45 for 30/60/120).
+
+    A true identity loses a fixed number of digits to conditioning, so its error tracks 10^(−p); a false
+    one keeps its discrepancy c at every precision and fails the top rung unless c < 10^(−p_max + s)
+    (10^(−75) for the default ladder). Exact zeros (−inf) pass.
+    """
+    slack = (max(dps) - min(dps)) / 2
+    return all(err <= -p + slack for err, p in zip(log_errors, dps))
+
+
+def relative_log10_error(bk: MpmathBackend, pair: ClaimPair[Any], dps: int) -> float:
+    """log10 of max|lhs − rhs| / max(1, max|lhs|): the ladder judges relative error, since iterates may grow."""
+    return log10_max_abs(bk.sub(pair.lhs, pair.rhs), dps) - max(0.0, log10_max_abs(pair.lhs, dps))
 
 
 def certify_ladder(
@@ -130,7 +136,7 @@ def certify_ladder(
     runs = [list(compute(MpmathBackend(p))) for p in dps]
     out = []
     for k, pair in enumerate(runs[0]):
-        logs = [log10_max_abs(MpmathBackend(p).sub(run[k].lhs, run[k].rhs), p) for p, run in zip(dps, runs)]
+        logs = [relative_log10_error(MpmathBackend(p), run[k], p) for p, run in zip(dps, runs)]
         out.append((pair, ladder_verdict(logs, dps), logs))
     return out
 

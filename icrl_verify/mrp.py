@@ -124,9 +124,9 @@ def _finish(
     S = P.shape[0]
     if representable:
         w_star = rng.standard_normal(features.shape[1])
-        r = (np.eye(S) - gamma * P) @ (features @ w_star)
+        r: FloatArray = (np.eye(S) - gamma * P) @ (features @ w_star)
     else:
-        r = rng.uniform(-1.0, 1.0, S)
+        r = np.asarray(rng.uniform(-1.0, 1.0, S), dtype=np.float64)
     return FiniteMRP(P=P, r=r, gamma=gamma, features=features, initial=_probability_vector(rng, S))
 
 

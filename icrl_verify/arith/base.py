@@ -96,6 +96,17 @@ class Backend(ABC, Generic[M]):
         rows, _ = self.shape(a)
         return self.matmul(self.asmatrix(np.ones((1, rows))), a)
 
+    def softmax_shift(self, a: M) -> M | None:
+        """Per-column shifts c_j for a stable softmax over the rows of ``a``, broadcast to a's shape
+        (entry [i, j] is c_j), or None when this backend needs none.
+
+        Softmax is invariant under the shift, so c is a constant of the computation, not a rounded
+        result: any value gives the same exact softmax. Backends with unbounded exponent range
+        (exact, ball, mpmath) return None; float backends return the column maximum, so the largest
+        exponential is exp(0) = 1 and none overflows.
+        """
+        return None
+
 
 def to_fraction(x: Any) -> Fraction:
     """Exact rational value of an int, Fraction or finite float (every float is a dyadic rational)."""

@@ -29,7 +29,7 @@ class Float64Backend(Backend[Array]):
         return np.zeros((rows, cols))
 
     def matmul(self, a: Array, b: Array) -> Array:
-        return np.matmul(a, b)
+        return np.asarray(np.matmul(a, b), dtype=np.float64)
 
     def add(self, a: Array, b: Array) -> Array:
         return a + b
@@ -62,6 +62,9 @@ class Float64Backend(Backend[Array]):
 
     def exp(self, a: Array) -> Array:
         return np.exp(a)
+
+    def softmax_shift(self, a: Array) -> Array:
+        return np.broadcast_to(np.max(a, axis=-2, keepdims=True), a.shape)
 
     def neg(self, a: Array) -> Array:
         return -a

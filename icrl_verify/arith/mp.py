@@ -45,7 +45,8 @@ class MpmathBackend(Backend[MpMatrix]):
         return np.array([[float(a[i, j]) for j in range(a.cols)] for i in range(a.rows)])
 
     def zeros(self, rows: int, cols: int) -> MpMatrix:
-        return mpmath.matrix(rows, cols)
+        with self._ctx():
+            return mpmath.matrix(rows, cols)
 
     def matmul(self, a: MpMatrix, b: MpMatrix) -> MpMatrix:
         with self._ctx():
@@ -64,14 +65,15 @@ class MpmathBackend(Backend[MpMatrix]):
             return a * self._mpf(s)
 
     def transpose(self, a: MpMatrix) -> MpMatrix:
-        return a.T
+        with self._ctx():
+            return a.T
 
     def shape(self, a: MpMatrix) -> tuple[int, int]:
         return int(a.rows), int(a.cols)
 
     def _build(self, rows: int, cols: int, entry: Any) -> MpMatrix:
-        m = mpmath.matrix(rows, cols)
         with self._ctx():
+            m = mpmath.matrix(rows, cols)
             for i in range(rows):
                 for j in range(cols):
                     m[i, j] = entry(i, j)
@@ -89,7 +91,7 @@ class MpmathBackend(Backend[MpMatrix]):
         return self._build(len(owners), blocks[0].cols, lambda i, j: owners[i][0][owners[i][1], j])
 
     def hadamard(self, a: MpMatrix, b: MpMatrix) -> MpMatrix:
-        return self._build(a.rows, a.cols, lambda i, j: a[i, j] * b[i, j])
+        return self._build(a.rows, a.cols, lambda i, j: a[i, j] * b[i, j])  # _build holds the precision
 
     def reciprocal(self, a: MpMatrix) -> MpMatrix:
         return self._build(a.rows, a.cols, lambda i, j: 1 / a[i, j])
@@ -98,7 +100,8 @@ class MpmathBackend(Backend[MpMatrix]):
         return self._build(a.rows, a.cols, lambda i, j: mpmath.exp(a[i, j]))
 
     def neg(self, a: MpMatrix) -> MpMatrix:
-        return -a
+        with self._ctx():
+            return -a
 
 
 def max_abs(a: MpMatrix, dps: int) -> float:

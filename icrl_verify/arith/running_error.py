@@ -161,6 +161,11 @@ class RunningErrorBackend(Backend[Tracked[A]]):
         propagated = ib.hadamard(a.bound, ib.reciprocal(ib.hadamard(abs_a, gap)))
         return Tracked(value, ib.add(propagated, local), a.depth + 6)
 
+    def softmax_shift(self, a: Tracked[A]) -> Tracked[A] | None:
+        """The inner backend's shift, as an exact constant (softmax does not depend on its value)."""
+        shift = self.inner.softmax_shift(a.value)
+        return None if shift is None else Tracked(shift)
+
     def exp(self, a: Tracked[A]) -> Tracked[A]:
         ib = self.inner
         value = ib.exp(a.value)

@@ -64,7 +64,7 @@ class TorchBackend(Backend[torch.Tensor]):
         return a[..., rows, cols]
 
     def concat(self, blocks: list[torch.Tensor], axis: Literal[0, 1]) -> torch.Tensor:
-        batch = torch.broadcast_shapes(*(b.shape[:-2] for b in blocks))
+        batch = np.broadcast_shapes(*(tuple(b.shape[:-2]) for b in blocks))
         full = [b.expand(*batch, *b.shape[-2:]) for b in blocks]
         return torch.cat(full, dim=-2 if axis == 0 else -1)
 
@@ -76,6 +76,9 @@ class TorchBackend(Backend[torch.Tensor]):
 
     def exp(self, a: torch.Tensor) -> torch.Tensor:
         return torch.exp(a)
+
+    def softmax_shift(self, a: torch.Tensor) -> torch.Tensor:
+        return a.detach().amax(dim=-2, keepdim=True).expand_as(a)
 
     def neg(self, a: torch.Tensor) -> torch.Tensor:
         return -a

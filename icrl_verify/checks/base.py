@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
@@ -78,12 +81,12 @@ class TheoremCheck(Provable, Generic[I]):
         """Both sides of every claim after one layer from every state of the reference trajectory."""
 
     #: instance counts of the default certificate, per backend kind
-    counts = {"exact": 100, "ball": 5, "mpmath": 3, "float64": 2000, "torch": 2000}
+    counts: ClassVar[dict[str, int]] = {"exact": 100, "ball": 5, "mpmath": 3, "float64": 2000, "torch": 2000}
 
     def prove(self, kinds: Sequence[str], rng: np.random.Generator, budget: float = 1.0) -> list[ClaimResult]:
         out: list[ClaimResult] = []
         for kind in kinds:
-            count = max(1, int(round(self.counts[kind] * budget)))
+            count = max(1, round(self.counts[kind] * budget))
             if kind == "exact" and self.exact_certifiable:
                 out += self.run_exact([self.sample_exact(rng) for _ in range(count)])
             elif kind == "ball":
@@ -92,7 +95,8 @@ class TheoremCheck(Provable, Generic[I]):
                 out += self.run_ladder([self.sample_exact(rng) for _ in range(count)])
             elif kind in ("float64", "torch", "torch-cuda"):
                 device = "cuda" if kind == "torch-cuda" else "cpu"
-                out += self.run_float(self.sample_float(rng, count), "float64" if kind == "float64" else "torch", device)
+                backend = "float64" if kind == "float64" else "torch"
+                out += self.run_float(self.sample_float(rng, count), backend, device)
         return out
 
     def describe(self, instance: I) -> str:
@@ -101,6 +105,9 @@ class TheoremCheck(Provable, Generic[I]):
 
     def _results(self, backend: str) -> dict[str, ClaimResult]:
         return {c: ClaimResult(self.key, c, backend) for c in self.claims}
+
+    def _pairs_of(self, instance: I, bk: Backend[Any]) -> Sequence[ClaimPair[Any]]:
+        return self.composed_pairs(bk, instance)
 
     def run_exact(self, instances: Sequence[I]) -> list[ClaimResult]:
         """Exact equality of every claim on every instance."""
@@ -120,7 +127,7 @@ class TheoremCheck(Provable, Generic[I]):
         """Rigorous ball containment of every claim (precision doubled while inconclusive)."""
         res: dict[str, ClaimResult] = {}
         for inst in instances:
-            judged, prec = certify_balls(lambda bk: self.composed_pairs(bk, inst), start_prec)
+            judged, prec = certify_balls(partial(self._pairs_of, inst), start_prec)
             seen = set()
             for pair, verdict, radius in judged:
                 r = res.setdefault(pair.claim, ClaimResult(self.key, pair.claim, "ball"))
@@ -136,17 +143,34 @@ class TheoremCheck(Provable, Generic[I]):
         res = self._results("mpmath")
         for inst in instances:
             seen = set()
-            for pair, ok, logs in certify_ladder(lambda bk: self.composed_pairs(bk, inst)):
+            for pair, ok, logs in certify_ladder(partial(self._pairs_of, inst)):
                 top = 10.0 ** logs[-1] if np.isfinite(logs[-1]) else 0.0
-                msg = f"layer {pair.layer}: log10 errors {['%.1f' % x for x in logs]} do not fall with dps"
+                rungs = ", ".join(f"{x:.1f}" for x in logs)
+                msg = f"layer {pair.layer}: log10 relative errors ({rungs}) do not fall like 10^-dps"
                 _fold(res[pair.claim], top, ok, msg, inst, self)
                 seen.add(pair.claim)
             for c in seen:
                 res[c].instances += 1
         return list(res.values())
 
-    def run_float(self, batch: I, kind: str = "float64", device: str = "cpu") -> list[ClaimResult]:
-        """Inductive step at every layer within running error bounds, batched (numpy or torch)."""
+    def chunks(self, batch: I, size: int) -> list[I]:
+        """Split a batch into pieces of at most ``size`` instances (default: no split)."""
+        return [batch]
+
+    def run_float(
+        self, batch: I, kind: str = "float64", device: str = "cpu", chunk: int = 128, workers: int | None = None
+    ) -> list[ClaimResult]:
+        """Inductive step at every layer within running error bounds, batched (numpy or torch).
+
+        The batch is cut into chunks of ``chunk`` instances (cache-sized arrays) spread over ``workers``
+        threads (default: one per core); numpy and torch release the GIL in their kernels.
+        """
+        pieces = self.chunks(batch, chunk)
+        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+            parts = list(pool.map(lambda piece: self._run_float_piece(piece, kind, device), pieces))
+        return merge_results(parts)
+
+    def _run_float_piece(self, batch: I, kind: str, device: str) -> list[ClaimResult]:
         bk = tracked_backend(kind, device)
         res = self._results(bk.name)
         count = 0
@@ -168,6 +192,23 @@ class TheoremCheck(Provable, Generic[I]):
         for r in res.values():
             r.instances = count
         return list(res.values())
+
+
+def merge_results(parts: Sequence[Sequence[ClaimResult]]) -> list[ClaimResult]:
+    """Combine per-chunk results of the same claims: instances add up, worst errors take the max."""
+    merged: dict[tuple[str, str], ClaimResult] = {}
+    for part in parts:
+        for r in part:
+            key = (r.claim, r.backend)
+            if key not in merged:
+                merged[key] = ClaimResult(r.theorem, r.claim, r.backend)
+            m = merged[key]
+            m.instances += r.instances
+            first_failure = m.passed and not r.passed
+            m.record(r.worst_error, r.passed, r.detail)
+            if first_failure:
+                m.counterexample = r.counterexample
+    return list(merged.values())
 
 
 def _fold(result: ClaimResult, err: float | None, ok: bool, msg: str, inst: Any, check: TheoremCheck[Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -13,6 +14,7 @@ from numpy.typing import NDArray
 from icrl_verify import constructions
 from icrl_verify.algorithms import preconditioned_td, td_errors, td_step
 from icrl_verify.arith.base import Backend
+from icrl_verify.arith.float64 import Float64Backend
 from icrl_verify.arith.running_error import RunningErrorBackend
 from icrl_verify.attention import LinearAttentionWeights, linear_attention, run_transformer
 from icrl_verify.certify import ClaimPair
@@ -22,9 +24,10 @@ from icrl_verify.prompts import split_td_prompt, td_prompt
 M = TypeVar("M")
 Construction = Callable[[int, Sequence[Any], int], list[LinearAttentionWeights]]
 
-GRID_DENOMINATOR = 256
+GRID_DENOMINATOR = 4096
 GRID_NUMERATOR = 4096
-"""Exact instances draw every entry uniformly from S = {k/256 : |k| ≤ 4096}, |S| = 8193 (Schwartz–Zippel)."""
+"""Exact instances draw every entry uniformly from S = {k/4096 : |k| ≤ 4096} ⊂ [−1, 1], |S| = 8193
+(the set of the Schwartz–Zippel bound)."""
 
 CLAIM_ROWS = "rows 0..2d-1 unchanged"
 CLAIM_CONTEXT = "context row = TD errors"
@@ -53,9 +56,13 @@ class TDInstance:
         """Number of layers L."""
         return len(self.preconditioners)
 
+    def take(self, rows: slice) -> TDInstance:
+        """The sub-batch ``rows`` of a batched instance."""
+        return TDInstance(self.Z0[rows], tuple(C[rows] for C in self.preconditioners))
+
 
 def rational_grid(rng: np.random.Generator, shape: tuple[int, ...]) -> NDArray[Any]:
-    """Independent uniform draws from {k/256 : |k| ≤ 4096} as an object array of Fractions."""
+    """Independent uniform draws from the grid S = {k/4096 : |k| ≤ 4096} as an object array of Fractions."""
     ks = rng.integers(-GRID_NUMERATOR, GRID_NUMERATOR + 1, size=shape)
     out = np.empty(shape, dtype=object)
     for idx, k in np.ndenumerate(ks):
@@ -74,6 +81,8 @@ class TD0Check(TheoremCheck[TDInstance]):
     key = "T1"
     title = "linear attention = batch TD(0)"
     claims = (CLAIM_ROWS, CLAIM_CONTEXT, CLAIM_QUERY)
+    #: the query entry holds readout_sign·φ_qᵀw_l (−1: the prediction is −Z_L[2d, n])
+    readout_sign = -1
 
     def __init__(
         self,
@@ -119,20 +128,31 @@ class TD0Check(TheoremCheck[TDInstance]):
         Cs = tuple(np.eye(d) + 0.2 * rng.standard_normal((batch, d, d)) for _ in range(self.float_depth))
         return TDInstance(Z0, Cs)
 
+    def chunks(self, batch: TDInstance, size: int) -> list[TDInstance]:
+        return [batch.take(slice(s, s + size)) for s in range(0, batch.Z0.shape[0], size)]
+
     def describe(self, instance: TDInstance) -> str:
-        return f"d={instance.d}, n={instance.n}, L={instance.depth}, Z0={instance.Z0.tolist()}, C={[c.tolist() for c in instance.preconditioners]}"
+        Cs = [c.tolist() for c in instance.preconditioners]
+        return f"d={instance.d}, n={instance.n}, L={instance.depth}, Z0={instance.Z0.tolist()}, C={Cs}"
 
     # -- the claims ------------------------------------------------------------------------------
-    def _pairs(self, bk: Backend[M], layer: int, Z: M, Z0: M, w: M, blocks: tuple[M, M, M, M]) -> list[ClaimPair[M]]:
+    def _pairs(
+        self, bk: Backend[M], layer: int, Z: M, Z0: M, w: M, blocks: tuple[M, M, M, M]
+    ) -> list[ClaimPair[M]]:
         features, next_features, rewards, query = blocks
         rows, cols = bk.shape(Z)
         d2, n = rows - 1, cols - 1
-        last = slice(d2, d2 + 1)
+        last, top, everything = slice(d2, d2 + 1), slice(0, d2), slice(None)
+        deltas = td_errors(bk, w, features, next_features, rewards)
         return [
-            ClaimPair(CLAIM_ROWS, layer, bk.block(Z, slice(0, d2), slice(None)), bk.block(Z0, slice(0, d2), slice(None))),
-            ClaimPair(CLAIM_CONTEXT, layer, bk.block(Z, last, slice(0, n)), td_errors(bk, w, features, next_features, rewards)),
-            ClaimPair(CLAIM_QUERY, layer, bk.block(Z, last, slice(n, n + 1)), bk.neg(bk.matmul(bk.transpose(query), w))),
+            ClaimPair(CLAIM_ROWS, layer, bk.block(Z, top, everything), bk.block(Z0, top, everything)),
+            ClaimPair(CLAIM_CONTEXT, layer, bk.block(Z, last, slice(0, n)), deltas),
+            ClaimPair(CLAIM_QUERY, layer, bk.block(Z, last, slice(n, n + 1)), self._readout(bk, query, w)),
         ]
+
+    def _readout(self, bk: Backend[M], query: M, w: M) -> M:
+        value = bk.matmul(bk.transpose(query), w)
+        return bk.neg(value) if self.readout_sign < 0 else value
 
     def _blocks(self, bk: Backend[M], inst: TDInstance) -> tuple[M, M, M, M]:
         features, next_features, rewards, query = split_td_prompt(inst.Z0)
@@ -156,9 +176,7 @@ class TD0Check(TheoremCheck[TDInstance]):
         """The prompt the theorem says layer l holds for iterate w: Z_0 with last row (δ(w), −φ_qᵀw)."""
         features, next_features, rewards, query = blocks
         rows, _ = bk.shape(Z0)
-        last = bk.concat(
-            [td_errors(bk, w, features, next_features, rewards), bk.neg(bk.matmul(bk.transpose(query), w))], axis=1
-        )
+        last = bk.concat([td_errors(bk, w, features, next_features, rewards), self._readout(bk, query, w)], axis=1)
         return bk.concat([bk.block(Z0, slice(0, rows - 1), slice(None)), last], axis=0)
 
     def step_pairs(self, bk: RunningErrorBackend[Any], batch: TDInstance) -> list[ClaimPair[Any]]:
@@ -177,3 +195,44 @@ class TD0Check(TheoremCheck[TDInstance]):
             w_next = td_step(bk, w, C, U, td_errors(bk, w, features, next_features, rewards), n)
             pairs += self._pairs(bk, l + 1, Z_next, Z0, w_next, blocks)
         return pairs
+
+
+def bench_td0(tasks: int = 10_000, exact_certificates: int = 200) -> list[tuple[str, float, str]]:
+    """Throughput of T1 certification in the published verification configuration (d = 3, n = 100,
+    L = 40) on numpy and torch, the uncertified composed forward pass for scale, and exact
+    certificates for d = 3, n = 20, L = 8."""
+    check = TD0Check()
+    rng = np.random.default_rng(0)
+    batch = check.sample_float(rng, tasks)
+    figures: list[tuple[str, float, str]] = []
+    for kind in ("float64", "torch"):
+        start = time.perf_counter()
+        results = check.run_float(batch, kind)
+        seconds = time.perf_counter() - start
+        if not all(r.passed for r in results):
+            raise RuntimeError(f"T1 failed on {kind} during the benchmark: {[r.detail for r in results]}")
+        figures += [
+            (f"{kind}: certify 3 claims x 41 layers, {tasks} tasks (d=3, n=100, L=40)", seconds, "s"),
+            (f"{kind}: certified tasks per second", tasks / seconds, "tasks/s"),
+        ]
+    bk = Float64Backend()
+    start = time.perf_counter()
+    states = run_transformer(bk, bk.asmatrix(batch.Z0), check.layers(batch))
+    ws = check.reference(bk, batch, check._blocks(bk, batch))
+    measured = max(
+        float(np.max(np.abs(Z[:, -1:, -1:] - check._readout(bk, bk.asmatrix(batch.Z0[:, : batch.d, -1:]), w))))
+        for Z, w in zip(states, ws)
+    )
+    figures += [
+        ("float64: composed forward + reference, uncertified", time.perf_counter() - start, "s"),
+        ("float64: composed stack, max |TF - reference| (measured)", measured, "abs"),
+    ]
+    exact_check = TD0Check(d=3, n=20, depth=8)
+    instances = [exact_check.sample_exact(rng) for _ in range(exact_certificates)]
+    start = time.perf_counter()
+    results = exact_check.run_exact(instances)
+    seconds = time.perf_counter() - start
+    if not all(r.passed for r in results):
+        raise RuntimeError("T1 failed on the exact backend during the benchmark")
+    figures.append(("exact: certificates per second (d=3, n=20, L=8)", exact_certificates / seconds, "cert/s"))
+    return figures

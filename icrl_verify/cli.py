@@ -1,0 +1,128 @@
+"""The ``icrl-verify`` command: prove (certificate table), bench (throughput figures), report (figures)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from icrl_verify.arith import cuda_available
+from icrl_verify.certify import Certificate, fmt_error
+from icrl_verify.checks.base import BACKEND_KINDS
+from icrl_verify.checks.registry import BENCHMARKS, REPORTS, THEOREMS
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+if not console.is_terminal:
+    console = Console(width=160)
+
+
+def _choose(kind: str, requested: list[str] | None, known: list[str]) -> list[str]:
+    if not requested:
+        return known
+    unknown = [r for r in requested if r not in known]
+    if unknown:
+        raise typer.BadParameter(f"unknown {kind} {', '.join(unknown)}; choose from {', '.join(known)}")
+    return requested
+
+
+def _default_backends() -> list[str]:
+    return [k for k in BACKEND_KINDS if k != "torch-cuda" or cuda_available()]
+
+
+@app.command()
+def prove(
+    theorem: Annotated[list[str] | None, typer.Option("--theorem", "-t", help="theorem key (repeatable)")] = None,
+    backend: Annotated[list[str] | None, typer.Option("--backend", "-b", help="backend kind (repeatable)")] = None,
+    budget: Annotated[float, typer.Option(help="scale of the instance counts (1.0 = default certificate)")] = 1.0,
+    seed: Annotated[int, typer.Option(help="seed of the instance sampler")] = 0,
+    json_path: Annotated[Path | None, typer.Option("--json", help="also write the table as JSON")] = None,
+) -> None:
+    """Certify every registered theorem on every backend that can certify it; exit 1 on any failure."""
+    keys = _choose("theorem", theorem, list(THEOREMS))
+    kinds = _choose("backend", backend, list(BACKEND_KINDS)) if backend else _default_backends()
+    if "torch-cuda" in kinds and not cuda_available():
+        raise typer.BadParameter("backend torch-cuda requested but no CUDA device is available")
+    if not budget > 0:
+        raise typer.BadParameter(f"--budget must be positive, got {budget}")
+    rng = np.random.default_rng(seed)
+    certificate = Certificate()
+    timings: dict[str, float] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("proving", total=len(keys) * len(kinds))
+        for key in keys:
+            check = THEOREMS[key]()
+            for kind in kinds:
+                progress.update(task, description=f"{key} on {kind}")
+                start = time.perf_counter()
+                certificate.extend(check.prove([kind], rng, budget))
+                timings[f"{key}/{kind}"] = time.perf_counter() - start
+                progress.advance(task)
+    table = Table(title="icrl-verify certificate")
+    for column in ("theorem", "claim", "backend", "instances", "worst error", "verdict"):
+        table.add_column(column, justify="right" if column in ("instances", "worst error") else "left")
+    for r in certificate.results:
+        verdict = "[green]pass[/green]" if r.passed else "[bold red]FAIL[/bold red]"
+        table.add_row(r.theorem, r.claim, r.backend, str(r.instances), fmt_error(r.worst_error), verdict)
+    console.print(table)
+    for r in certificate.results:
+        if not r.passed:
+            console.print(f"[red]{r.theorem} {r.claim} [{r.backend}]: {r.detail}[/red]")
+            if r.counterexample:
+                console.print(f"  counterexample: {r.counterexample}")
+    total = len(certificate.results)
+    passed = sum(r.passed for r in certificate.results)
+    console.print(f"{passed} passed, {total - passed} failed")
+    if json_path is not None:
+        results = [r.as_dict() for r in certificate.results]
+        payload = {"seed": seed, "budget": budget, "seconds": timings, "results": results}
+        json_path.write_text(json.dumps(payload, indent=2))
+    if not certificate.passed or total == 0:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def bench(
+    only: Annotated[list[str] | None, typer.Option("--only", help="benchmark name (repeatable)")] = None,
+) -> None:
+    """Measure and print the throughput figures of every registered benchmark."""
+    names = _choose("benchmark", only, list(BENCHMARKS))
+    table = Table(title="icrl-verify benchmarks")
+    for column in ("benchmark", "figure", "value", "unit"):
+        table.add_column(column)
+    for name in names:
+        with console.status(f"running {name}"):
+            figures = BENCHMARKS[name]()
+        for label, value, unit in figures:
+            table.add_row(name, label, f"{value:.4g}", unit)
+    console.print(table)
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", "-o", help="directory for the figures")] = Path("reports"),
+    only: Annotated[list[str] | None, typer.Option("--only", help="report name (repeatable)")] = None,
+) -> None:
+    """Draw every registered figure (PNG and PDF) into ``--out``."""
+    names = _choose("report", only, list(REPORTS))
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        with console.status(f"drawing {name}"):
+            paths = REPORTS[name](out)
+        for path in paths:
+            console.print(f"{name}: wrote {path}")

@@ -1,0 +1,118 @@
+"""Hypothesis strategies with labelled draws: MRPs, prompts, preconditioners, rationals, TD instances."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from numpy.typing import NDArray
+
+from icrl_verify import mrp as mrp_module
+from icrl_verify.checks.td_family import TDInstance
+from icrl_verify.prompts import td_prompt
+
+MAX_DENOMINATOR = 16
+MAX_NUMERATOR = 64
+
+
+def rationals(
+    max_numerator: int = MAX_NUMERATOR, max_denominator: int = MAX_DENOMINATOR
+) -> st.SearchStrategy[Fraction]:
+    """Fractions p/q with |p| ≤ max_numerator, 1 ≤ q ≤ max_denominator (shrinks towards 0)."""
+    return st.builds(
+        Fraction, st.integers(-max_numerator, max_numerator), st.integers(1, max_denominator)
+    )
+
+
+def gammas(exact: bool) -> st.SearchStrategy[Any]:
+    """Discounts in [0, 1), always including the edge γ = 0."""
+    if exact:
+        return st.one_of(st.just(Fraction(0)), st.builds(Fraction, st.integers(0, 15), st.just(16)))
+    return st.one_of(st.just(0.0), st.floats(0.0, 0.99))
+
+
+def matrices(shape: tuple[int, ...], exact: bool, bound: float = 2.0) -> st.SearchStrategy[NDArray[Any]]:
+    """Arrays of the given shape: Fractions (exact) or finite floats in [−bound, bound]."""
+    size = int(np.prod(shape)) if shape else 1
+    elements: st.SearchStrategy[Any] = (
+        rationals() if exact else st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
+    )
+
+    def build(values: list[Any]) -> NDArray[Any]:
+        arr = np.empty(size, dtype=object if exact else np.float64)
+        arr[:] = values
+        return arr.reshape(shape)
+
+    return st.lists(elements, min_size=size, max_size=size).map(build)
+
+
+@st.composite
+def shapes(draw: st.DrawFn, max_d: int = 3, max_n: int = 8, max_depth: int = 4) -> tuple[int, int, int]:
+    """(d, n, L) including the edges d = 1, n = 1, L = 0."""
+    d = draw(st.integers(1, max_d), label="d")
+    n = draw(st.integers(1, max_n), label="n")
+    depth = draw(st.integers(0, max_depth), label="L")
+    return d, n, depth
+
+
+@st.composite
+def preconditioners(draw: st.DrawFn, d: int, depth: int, exact: bool) -> tuple[NDArray[Any], ...]:
+    """Per-layer C_l, generically non-symmetric (a transpose bug cannot hide)."""
+    return tuple(draw(matrices((d, d), exact), label=f"C_{l}") for l in range(depth))
+
+
+@st.composite
+def finite_mrps(
+    draw: st.DrawFn, max_states: int = 6, max_d: int = 3, tabular: bool | None = None
+) -> mrp_module.FiniteMRP:
+    """MRPs from the three generators (Boyan chain, loop, random dense), seeded through Hypothesis."""
+    family = draw(st.sampled_from(["boyan", "loop", "random"]), label="family")
+    seed = draw(st.integers(0, 2**32 - 1), label="seed")
+    gamma = draw(st.floats(0.0, 0.95), label="gamma")
+    use_tabular = draw(st.booleans(), label="tabular") if tabular is None else tabular
+    S = draw(st.integers(3, max_states), label="S")
+    d = S if use_tabular else draw(st.integers(1, max_d), label="d")
+    rng = np.random.default_rng(seed)
+    if family == "boyan":
+        return mrp_module.boyan_chain(S, d, gamma, rng, tabular=use_tabular)
+    if family == "loop":
+        return mrp_module.loop_mrp(S, d, gamma, rng, tabular=use_tabular)
+    return mrp_module.random_mrp(S, d, gamma, rng, tabular=use_tabular)
+
+
+@st.composite
+def td_instances(
+    draw: st.DrawFn, exact: bool, max_d: int = 3, max_n: int = 8, max_depth: int = 4, from_mrp: bool | None = None
+) -> TDInstance:
+    """A discounted prompt and per-layer preconditioners: either arbitrary real entries or the
+    transitions of an MRP trajectory (φ'_i = φ_{i+1} structure); exact instances use Fractions."""
+    d, n, depth = draw(shapes(max_d, max_n, max_depth), label="shape")
+    use_mrp = draw(st.booleans(), label="from_mrp") if from_mrp is None else from_mrp
+    gamma = draw(gammas(exact), label="gamma")
+    if use_mrp and not exact:
+        task = draw(finite_mrps(max_d=d), label="mrp")
+        d = task.dim
+        states = task.trajectory(n, np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="traj_seed")))
+        phi, phi_next, r = task.transitions(states)
+        query = task.features[states[-1]]
+        Z0 = td_prompt(phi, phi_next, r, query, float(gamma))
+    else:
+        phi = draw(matrices((n, d), exact), label="features")
+        phi_next = draw(matrices((n, d), exact), label="next_features")
+        if use_mrp:  # exact trajectory-shaped prompt: φ'_i = φ_{i+1}
+            phi_next = np.concatenate([phi[1:], draw(matrices((1, d), exact), label="last_next")])
+        r = draw(matrices((n,), exact), label="rewards")
+        query = draw(matrices((d,), exact), label="query")
+        Z0 = td_prompt(phi, phi_next, r, query, gamma)
+    Cs = draw(preconditioners(d, depth, exact), label="preconditioners")
+    return TDInstance(Z0, Cs)
+
+
+def as_batch(instance: TDInstance) -> TDInstance:
+    """A single float instance as a batch of one (float backends are batched)."""
+    return TDInstance(
+        np.asarray(instance.Z0, dtype=np.float64)[None],
+        tuple(np.asarray(C, dtype=np.float64)[None] for C in instance.preconditioners),
+    )

@@ -1,0 +1,73 @@
+"""The icrl-verify command: prove prints the certificate and fails on a failure; bad arguments are refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from icrl_verify.checks import registry
+from icrl_verify.checks.td_family import TD0Check
+from icrl_verify.cli import app
+
+runner = CliRunner()
+
+
+def test_prove_t1_prints_table_and_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "cert.json"
+    result = runner.invoke(app, ["prove", "-t", "T1", "--budget", "0.02", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "T1" in result.output and "exact" in result.output and "0 failed" in result.output
+    payload = json.loads(out.read_text())
+    backends = {r["backend"] for r in payload["results"]}
+    assert {"exact", "ball", "mpmath", "float64", "torch-cpu"} <= backends
+    assert all(r["verdict"] == "pass" for r in payload["results"])
+
+
+def test_prove_exits_nonzero_when_a_claim_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> TD0Check:
+        check = TD0Check(depth=3)
+        check.readout_sign = +1
+        return check
+
+    monkeypatch.setitem(registry.THEOREMS, "T1", broken)
+    result = runner.invoke(app, ["prove", "-t", "T1", "-b", "exact", "--budget", "0.05"])
+    assert result.exit_code == 1
+    assert "FAIL" in result.output and "counterexample" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["prove", "-t", "T99"], "unknown theorem T99"),
+        (["prove", "-b", "quantum"], "unknown backend quantum"),
+        (["prove", "--budget", "0"], "--budget must be positive"),
+        (["bench", "--only", "nope"], "unknown benchmark nope"),
+        (["report", "--only", "nope"], "unknown report nope"),
+    ],
+)
+def test_bad_arguments_get_a_clear_message(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_bench_prints_registered_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "BENCHMARKS", {"fake": lambda: [("throughput", 123.0, "tasks/s")]})
+    monkeypatch.setattr("icrl_verify.cli.BENCHMARKS", registry.BENCHMARKS)
+    result = runner.invoke(app, ["bench"])
+    assert result.exit_code == 0 and "123" in result.output and "tasks/s" in result.output
+
+
+def test_report_writes_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def fake(out: Path) -> list[Path]:
+        path = out / "fake.png"
+        path.write_bytes(np.zeros(4, dtype=np.uint8).tobytes())
+        return [path]
+
+    monkeypatch.setattr("icrl_verify.cli.REPORTS", {"fake": fake})
+    result = runner.invoke(app, ["report", "--out", str(tmp_path)])
+    assert result.exit_code == 0 and (tmp_path / "fake.png").exists()

@@ -1,0 +1,1 @@
+"""Proof-check suite: one module per theorem of spec/THEOREMS.md (run with ``pytest theorems/``)."""

@@ -1,0 +1,98 @@
+"""T1 — the forward pass of a linear transformer implements batch TD(0).
+
+Source: [W25a] J. Wang, E. Blaser, H. Daneshmand, S. Zhang, *Transformers Can Learn Temporal Difference
+Methods for In-Context Reinforcement Learning*, ICLR 2025, arXiv:2405.13861, Theorem 1.
+
+Statement. Let Z_0 ∈ R^{(2d+1)×(n+1)} hold context columns (φ_i, γφ'_i, r_i) and the query column
+(φ_q, 0, 0), with arbitrary real entries. For any real C_0, …, C_{L−1} ∈ R^{d×d} (not necessarily
+symmetric) take θ*_TD: P_l = e_{2d}e_{2d}ᵀ, Q_l[0:d, 0:d] = −C_lᵀ, Q_l[0:d, d:2d] = +C_lᵀ, and run
+Z_{l+1} = Z_l + (1/n) P_l Z_l M (Z_lᵀ Q_l Z_l) with M = diag(1, …, 1, 0). With batch TD(0)
+w_0 = 0, w_{l+1} = w_l + (1/n) C_l Σ_{i<n} δ_i(w_l) φ_i, δ_i(w) = r_i + wᵀγφ'_i − wᵀφ_i, for every l:
+  1. rows 0..2d−1 of Z_l equal those of Z_0;
+  2. Z_l[2d, i] = δ_i(w_l) for i < n;
+  3. Z_l[2d, n] = −φ_qᵀ w_l, so the prediction TF = −Z_L[2d, n] = φ_qᵀ w_L.
+
+How it is checked (docs/precision.md): exact rational equality at every layer (a Schwartz–Zippel
+certificate for random grid points), rigorous ball containment, an mpmath precision ladder, and the
+theorem's inductive step at every layer of the float64 / batched-torch reference trajectory within
+running error bounds. Hypothesis covers d = 1, n = 1, L = 0, γ = 0, non-symmetric C_l, and prompts
+with arbitrary entries or drawn from MRP trajectories.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from icrl_verify import constructions
+from icrl_verify.arith import ExactBackend, cuda_available
+from icrl_verify.attention import run_transformer
+from icrl_verify.checks.td_family import TD0Check, TDInstance, schwartz_zippel_bound
+from icrl_verify.prompts import td_prompt
+from icrl_verify.strategies import as_batch, td_instances
+from icrl_verify.testing import assert_certified
+
+CHECK = TD0Check()
+
+
+@given(td_instances(exact=True))
+def test_exact_equality_at_every_layer(instance: TDInstance) -> None:
+    assert_certified(CHECK.run_exact([instance]))
+
+
+@settings(max_examples=8)
+@given(td_instances(exact=True, max_n=5, max_depth=3))
+def test_rigorous_balls_contain_zero(instance: TDInstance) -> None:
+    assert_certified(CHECK.run_ball([instance]))
+
+
+@settings(max_examples=4)
+@given(td_instances(exact=True, max_n=4, max_depth=2))
+def test_mpmath_error_falls_with_precision(instance: TDInstance) -> None:
+    assert_certified(CHECK.run_ladder([instance]))
+
+
+@given(td_instances(exact=False))
+def test_float64_inductive_step_within_running_bound(instance: TDInstance) -> None:
+    assert_certified(CHECK.run_float(as_batch(instance), "float64"))
+
+
+@settings(max_examples=2)
+@given(st.integers(0, 2**32 - 1))
+def test_torch_batched_thousand_tasks(seed: int) -> None:
+    batch = TD0Check(float_n=30, float_depth=10).sample_float(np.random.default_rng(seed), 1000)
+    assert_certified(CHECK.run_float(batch, "torch"))
+
+
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
+def test_torch_cuda_batched() -> None:
+    batch = TD0Check(float_n=30, float_depth=10).sample_float(np.random.default_rng(0), 1000)
+    assert_certified(CHECK.run_float(batch, "torch", device="cuda"))
+
+
+def test_default_certificate_sampler_has_negligible_false_pass_probability() -> None:
+    rng = np.random.default_rng(1)
+    instances = [CHECK.sample_exact(rng) for _ in range(20)]
+    assert_certified(CHECK.run_exact(instances))
+    assert schwartz_zippel_bound(CHECK.depth, 20) < 1e-40
+
+
+def test_worked_example_of_the_spec() -> None:
+    """d = 1, n = 2, C = 1, φ = (1, 2), γφ' = (1, 0.5) (γ = 1/2, φ' = (2, 1)), r = (1, −1), φ_q = 3 (THEOREMS.md T1)."""
+    F = Fraction
+    Z0 = td_prompt(
+        np.array([[F(1)], [F(2)]], dtype=object),
+        np.array([[F(2)], [F(1)]], dtype=object),
+        np.array([F(1), F(-1)], dtype=object),
+        np.array([F(3)], dtype=object),
+        F(1, 2),
+    )
+    one = np.array([[F(1)]], dtype=object)
+    bk = ExactBackend()
+    states = run_transformer(bk, bk.asmatrix(Z0), constructions.td0(1, [one] * 3, n=2))
+    last_rows = [[F(int(states[l][2, j].p), int(states[l][2, j].q)) for j in range(3)] for l in (1, 2, 3)]
+    assert last_rows == [[1, F(-1, 4), F(3, 2)], [1, F(-5, 8), F(3, 4)], [1, F(-7, 16), F(9, 8)]]
