@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from icrl_verify import _validate
 from icrl_verify.arith.base import Backend
+from icrl_verify.arith.float64 import Float64Backend
 
 M = TypeVar("M")
 Weight = Any  # numpy array (float64 or Fraction objects) or torch tensor, shape (D, D) or (B, D, D)
@@ -343,3 +344,14 @@ def run_softmax_transformer(
     for layer in layers:
         states.append(softmax_attention(bk, states[-1], layer, kernel))
     return states
+
+
+def transformer_values(Z0: Any, layers: Sequence[LinearAttentionWeights]) -> NDArray[np.float64]:
+    """Predictions TF_l = −Z_l[−1, −1] (the discounted readout) after l = 0..L layers, in float64.
+
+    ``Z0`` is one prompt (rows × (n+1)) or a batch (B, rows, n+1); the result is (L+1,) or (B, L+1).
+    """
+    Z = _validate.array("Z0", Z0, (None,) * max(2, min(3, np.ndim(Z0))))
+    bk = Float64Backend()
+    states = run_transformer(bk, bk.asmatrix(Z), layers)
+    return np.stack([-s[..., -1, -1] for s in states], axis=-1)
