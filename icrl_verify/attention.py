@@ -144,7 +144,7 @@ def linear_attention(bk: Backend[M], Z: M, layer: LinearAttentionWeights) -> M:
             kernel = bk.matmul(bk.block(W, slice(None), slice(h * rows, (h + 1) * rows)), kernel)
         total = kernel if total is None else bk.add(total, kernel)
     assert total is not None
-    return bk.add(Z, bk.scale(bk.matmul(total, Z), Fraction(1, n)))
+    return bk.add(Z, bk.matmul(bk.scale(total, Fraction(1, n)), Z))  # (1/n)·(P G Q) is D×D: scale it, not Z
 
 
 def run_transformer(bk: Backend[M], Z0: M, layers: Sequence[LinearAttentionWeights]) -> list[M]:

@@ -6,7 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from icrl_verify.checks.base import Provable
+from icrl_verify.checks.cot import CoTCheck, bench_cot
+from icrl_verify.checks.kernel_td import KernelTDCheck, bench_kernel_td
 from icrl_verify.checks.td_family import TD0Check, bench_td0
+from icrl_verify.checks.td_variants import AverageRewardCheck, ResidualGradientCheck, TDLambdaCheck
+from icrl_verify.reports.cot import report_cot
+from icrl_verify.reports.kernel_td import report_kernel_td
+from icrl_verify.reports.td_family import report_td_family
 
 Figure = tuple[str, float, str]
 """A benchmark figure: (label, value, unit)."""
@@ -14,12 +20,23 @@ Figure = tuple[str, float, str]
 # key -> factory of the theorem's Provable check, in the order of spec/THEOREMS.md
 THEOREMS: dict[str, Callable[[], Provable]] = {
     "T1": TD0Check,
+    "T1a": TDLambdaCheck,
+    "T1b": ResidualGradientCheck,
+    "T1c": AverageRewardCheck,
+    "T3": CoTCheck,
+    "T4": KernelTDCheck,
 }
 
 # name -> function printing nothing, returning its measured figures
 BENCHMARKS: dict[str, Callable[[], list[Figure]]] = {
     "td0": bench_td0,
+    "cot": bench_cot,
+    "kernel_td": bench_kernel_td,
 }
 
 # name -> function writing its figures (PNG and PDF) into a directory, returning the paths
-REPORTS: dict[str, Callable[[Path], list[Path]]] = {}
+REPORTS: dict[str, Callable[[Path], list[Path]]] = {
+    "td_family": report_td_family,
+    "cot": report_cot,
+    "kernel_td": report_kernel_td,
+}

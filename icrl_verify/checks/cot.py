@@ -1,0 +1,545 @@
+"""Checks of T3: one linear-attention layer decoded with chain of thought runs batch TD ([X26a]; our construction)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import scipy.linalg
+import scipy.stats
+from flint import fmpq_mat
+from numpy.typing import NDArray
+
+from icrl_verify import constructions, cot
+from icrl_verify.algorithms import preconditioned_td, td_errors, td_step
+from icrl_verify.arith.base import Backend
+from icrl_verify.arith.exact import ExactBackend, to_fmpq
+from icrl_verify.arith.float64 import Float64Backend
+from icrl_verify.arith.running_error import RunningErrorBackend
+from icrl_verify.attention import linear_attention, run_transformer
+from icrl_verify.certify import ClaimPair, ClaimResult
+from icrl_verify.checks.base import TheoremCheck
+from icrl_verify.checks.td_family import TD0Check, rational_grid
+from icrl_verify.mrp import FiniteMRP, boyan_chain
+from icrl_verify.prompts import cot_prompt, split_td_prompt, td_prompt
+
+M = TypeVar("M")
+Construction = Callable[[int, Any], cot.CoTWeights]
+FirstThought = Callable[[int], NDArray[Any]]
+Readout = Callable[[Backend[Any], Any], Any]
+
+CLAIM_W = "w-block of thought k = batch-TD w_k"
+CLAIM_TOKEN = "thought k = (0, 0, 0, w_k, 1)"
+CLAIM_VALUE = "<phi_q, w_k> = T1 value after k layers"
+CLAIM_ERROR = "w_k - w_n = (I - C A_n)^k (w_0 - w_n)"
+CLAIM_DECAY = "geometric decay when rho(I - C A_n) < 1"
+CLAIM_FLOOR = "floor ||w_n - w_TD|| ~ n^(-1/2)"
+
+FLOOR_LEVEL = 0.99
+"""Confidence level of the floor-slope interval."""
+FLOOR_LENGTHS = (256, 512, 1024, 2048, 4096, 8192, 16384)
+"""Context lengths n of the floor fit: a geometric grid, each a prefix of the same trajectory."""
+CERTIFICATE_GRID = 2**20
+"""The certified contraction factor s is a multiple of 2^-20 just above (1 + ρ(I − C A_n))/2, below 1."""
+
+
+@dataclass(frozen=True)
+class CoTInstance:
+    """A context, a query, a preconditioner C used by every thought, the number of thoughts K and the
+    empirical fixed point w_n (None when A_n is singular). Arrays are (n, d), (n, d), (n,), (d,),
+    (d, d), (d,), or batched with a leading axis B; ``next_features`` is φ'_i (γ is applied by the
+    prompt builders). Fractions (with a Fraction γ) keep an instance exact."""
+
+    features: NDArray[Any]
+    next_features: NDArray[Any]
+    rewards: NDArray[Any]
+    query: NDArray[Any]
+    gamma: float | Fraction
+    C: NDArray[Any]
+    thoughts: int
+    fixed_point: NDArray[Any] | None
+
+    @property
+    def d(self) -> int:
+        """Feature dimension."""
+        return int(self.features.shape[-1])
+
+    @property
+    def n(self) -> int:
+        """Number of context tokens."""
+        return int(self.features.shape[-2])
+
+    def td_prompt(self) -> NDArray[Any]:
+        """The T1 prompt of the same context and query, (2d+1)×(n+1)."""
+        return td_prompt(self.features, self.next_features, self.rewards, self.query, self.gamma)
+
+    def cot_prompt(self, first: NDArray[Any] | None = None) -> NDArray[Any]:
+        """Context tokens and the first thought ``first`` (default c_0), (3d+2)×(n+1)."""
+        return cot_prompt(self.features, self.next_features, self.rewards, self.gamma, first)
+
+    def take(self, rows: slice) -> CoTInstance:
+        """The batch entries ``rows`` of a batched instance."""
+        fp = None if self.fixed_point is None else self.fixed_point[rows]
+        return CoTInstance(
+            self.features[rows], self.next_features[rows], self.rewards[rows], self.query[rows], self.gamma,
+            self.C[rows], self.thoughts, fp,
+        )  # fmt: skip
+
+    def as_batch(self) -> CoTInstance:
+        """A single instance as a float64 batch of one (float backends are batched)."""
+        f = _batch_of_one
+        fp = None if self.fixed_point is None else f(self.fixed_point)
+        return CoTInstance(
+            f(self.features), f(self.next_features), f(self.rewards), f(self.query), float(self.gamma),
+            f(self.C), self.thoughts, fp,
+        )  # fmt: skip
+
+
+def _batch_of_one(a: NDArray[Any]) -> NDArray[np.float64]:
+    return np.asarray(a, dtype=np.float64)[None]
+
+
+def empirical_td_system(bk: Backend[M], features: M, next_features: M, rewards: M) -> tuple[M, M]:
+    """A_n = (1/n) Σ_i φ_i (φ_i − γφ'_i)ᵀ and b_n = (1/n) Σ_i r_i φ_i from the d×n blocks of a prompt
+    (``next_features`` holds γφ'_i, ``rewards`` is 1×n). The empirical fixed point solves A_n w = b_n;
+    as n → ∞ on an ergodic chain A_n → −A and b_n → b of THEOREMS.md §0 (note the sign of A)."""
+    _, n = bk.shape(features)
+    A = bk.scale(bk.matmul(features, bk.transpose(bk.sub(features, next_features))), Fraction(1, n))
+    b = bk.scale(bk.matmul(features, bk.transpose(rewards)), Fraction(1, n))
+    return A, b
+
+
+def empirical_fixed_point(Z0: NDArray[Any]) -> NDArray[Any] | None:
+    """w_n with A_n w_n = b_n for a T1 prompt Z0: exact Fractions for an exact prompt (None when A_n is
+    singular); for a float prompt (batched or not) the least-squares solution in float64, which the
+    float checks use only in residual form (valid for any w)."""
+    F, NF, R, _ = split_td_prompt(Z0)
+    if Z0.dtype == object:
+        ex = ExactBackend()
+        Ae, be = empirical_td_system(ex, ex.asmatrix(F), ex.asmatrix(NF), ex.asmatrix(R))
+        if Ae.det() == 0:
+            return None
+        x = Ae.solve(be)
+        return np.array([Fraction(int(x[i, 0].p), int(x[i, 0].q)) for i in range(x.nrows())], dtype=object)
+    fl = Float64Backend()
+    Af, bf = empirical_td_system(fl, fl.asmatrix(F), fl.asmatrix(NF), fl.asmatrix(R))
+    return np.asarray(np.linalg.pinv(Af) @ bf, dtype=np.float64)[..., 0]
+
+
+def cot_instance(
+    features: Any, next_features: Any, rewards: Any, query: Any, gamma: float | Fraction, C: Any, thoughts: int
+) -> CoTInstance:
+    """An instance with its empirical fixed point computed (exactly for Fraction inputs)."""
+    inst = CoTInstance(features, next_features, rewards, query, gamma, C, thoughts, None)
+    return replace(inst, fixed_point=empirical_fixed_point(inst.td_prompt()))
+
+
+def thought_token(bk: Backend[M], w: M) -> M:
+    """The token the theorem says thought k is: (0, 0, 0, w, 1)."""
+    d, _ = bk.shape(w)
+    return bk.concat([bk.zeros(2 * d + 1, 1), w, bk.asmatrix(np.ones((1, 1)))], axis=0)
+
+
+def _positive_definite(S: fmpq_mat) -> bool:
+    """Sylvester's criterion in exact arithmetic: every leading principal minor is positive."""
+    d = S.nrows()
+    return all(fmpq_mat(k, k, [S[i, j] for i in range(k) for j in range(k)]).det() > 0 for k in range(1, d + 1))
+
+
+def contraction_certificate(T: fmpq_mat) -> tuple[fmpq_mat, Fraction] | str:
+    """A rational quadratic norm in which T contracts: (P, s) with P ≻ 0 and s²P − TᵀPT ≻ 0, both
+    verified exactly, so ‖T x‖_P ≤ s ‖x‖_P and ρ(T) ≤ s < 1. s is a multiple of 2^-20 just above
+    (1 + ρ)/2 (ρ estimated in float), P the float solution of the Stein equation
+    (T/s)ᵀ P (T/s) − P = −I (then s²P − TᵀPT = s²I up to its rounding). Returns a reason when
+    ρ(T) ≥ 1 or the rounded P fails the exact test."""
+    d = T.nrows()
+    Tf = ExactBackend().to_numpy(T)
+    rho = float(np.max(np.abs(np.linalg.eigvals(Tf))))
+    s = Fraction(math.ceil((1 + rho) / 2 * CERTIFICATE_GRID) + 1, CERTIFICATE_GRID)
+    if s >= 1:
+        return f"rho(I - C A_n) = {rho:.6g} is not below 1 (the hypothesis fails)"
+    X = scipy.linalg.solve_discrete_lyapunov((Tf / float(s)).T, np.eye(d))
+    X = (X + X.T) / 2
+    P = ExactBackend().asmatrix(X)
+    gap = P * to_fmpq(s * s) - T.transpose() * P * T
+    if not (_positive_definite(P) and _positive_definite(gap)):
+        return f"the rounded Stein solution is not an exact certificate (rho = {rho:.6g}, s = {float(s):.6g})"
+    return P, s
+
+
+@dataclass(frozen=True)
+class FloorFit:
+    """Per-seed least-squares slopes of log ‖w_n − w_TD‖ against log n, and their confidence interval.
+
+    Each seed is an independent task and trajectory (stationary start); the floors at the lengths
+    are nested prefixes of that one trajectory, so only seeds are independent: the interval is a
+    Student-t interval over the per-seed slopes."""
+
+    lengths: NDArray[np.int64]
+    floors: NDArray[np.float64]  # (seeds, lengths)
+    level: float = FLOOR_LEVEL
+
+    @property
+    def slopes(self) -> NDArray[np.float64]:
+        """OLS slope per seed."""
+        x = np.log(self.lengths.astype(np.float64))
+        c = (x - x.mean()) / np.sum((x - x.mean()) ** 2)
+        return np.asarray(np.log(self.floors) @ c, dtype=np.float64)
+
+    @property
+    def mean(self) -> float:
+        """Mean slope over seeds."""
+        return float(np.mean(self.slopes))
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Two-sided Student-t interval for the expected slope at ``level``."""
+        s = self.slopes
+        half = float(scipy.stats.t.ppf(0.5 + self.level / 2, s.size - 1)) * float(np.std(s, ddof=1)) / math.sqrt(s.size)
+        return self.mean - half, self.mean + half
+
+    def passes(self) -> bool:
+        """The interval contains −1/2 and excludes both 0 (no shrinkage) and −1 (a 1/n rate)."""
+        lo, hi = self.interval
+        return lo <= -0.5 <= hi and lo > -1.0 and hi < 0.0
+
+    def summary(self) -> str:
+        """One line for the certificate."""
+        lo, hi = self.interval
+        return (
+            f"mean slope {self.mean:.3f}, {self.level:.0%} CI [{lo:.3f}, {hi:.3f}] over {self.floors.shape[0]} seeds, "
+            f"n = {int(self.lengths[0])}..{int(self.lengths[-1])}"
+        )
+
+
+def ergodic_tasks(
+    rng: np.random.Generator, count: int, num_states: int = 10, dim: int = 4, gamma: float = 0.9
+) -> list[FiniteMRP]:
+    """Boyan chains of [W25a] (ergodic by construction) whose TD fixed point is well defined."""
+    tasks: list[FiniteMRP] = []
+    while len(tasks) < count:
+        task = boyan_chain(num_states, dim, gamma, rng)
+        try:
+            task.td_fixed_point()
+        except ValueError:
+            continue
+        tasks.append(task)
+    return tasks
+
+
+def empirical_fixed_points(
+    tasks: Sequence[FiniteMRP], lengths: Sequence[int], rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """w_n at each length n (nested prefixes) of one stationary trajectory per task, all tasks stepped
+    together: (tasks, lengths, d). Tasks must share S, d and γ."""
+    ns = [int(n) for n in lengths]
+    if not ns or ns[0] < 1 or any(b <= a for a, b in itertools.pairwise(ns)):
+        raise ValueError(f"lengths: expected an increasing sequence of positive integers, got {lengths!r}")
+    count, S, d, gamma = len(tasks), tasks[0].num_states, tasks[0].dim, tasks[0].gamma
+    if any(t.num_states != S or t.dim != d or t.gamma != gamma for t in tasks):
+        raise ValueError("tasks: expected the same number of states, feature dimension and discount")
+    rows = np.arange(count)
+    cumulative = np.stack([np.cumsum(t.P, axis=1) for t in tasks])
+    Phi, r = np.stack([t.features for t in tasks]), np.stack([t.r for t in tasks])
+    state = np.array([rng.choice(S, p=t.stationary) for t in tasks])
+    A, b = np.zeros((count, d, d)), np.zeros((count, d))
+    out = np.empty((count, len(ns), d))
+    done = 0
+    for j, n in enumerate(ns):
+        states = np.empty((count, n - done + 1), dtype=np.int64)
+        states[:, 0] = state
+        draws = rng.random((count, n - done))
+        for t in range(n - done):
+            cdf = cumulative[rows, states[:, t]]
+            states[:, t + 1] = np.minimum((cdf <= draws[:, t, None] * cdf[:, -1:]).sum(axis=1), S - 1)
+        f, f_next = Phi[rows[:, None], states[:, :-1]], Phi[rows[:, None], states[:, 1:]]
+        A += np.einsum("mti,mtj->mij", f, f - gamma * f_next)
+        b += np.einsum("mti,mt->mi", f, r[rows[:, None], states[:, :-1]])
+        out[:, j] = np.linalg.solve(A / n, (b / n)[..., None])[..., 0]
+        state, done = states[:, -1], n
+    return out
+
+
+def floor_fit(rng: np.random.Generator, seeds: int, lengths: Sequence[int] = FLOOR_LENGTHS) -> FloorFit:
+    """‖w_n − w_TD‖ on ``seeds`` independent Boyan chains (S = 10, d = 4, γ = 0.9), stationary starts."""
+    tasks = ergodic_tasks(rng, seeds)
+    w_td = np.stack([t.td_fixed_point() for t in tasks])
+    w_n = empirical_fixed_points(tasks, lengths, rng)
+    floors = np.linalg.norm(w_n - w_td[:, None, :], axis=-1)
+    return FloorFit(np.asarray(lengths, dtype=np.int64), floors)
+
+
+class CoTCheck(TheoremCheck[CoTInstance]):
+    """T3: K thoughts of θ*_CoT(C) carry the batch-TD iterates w_0..w_K, agree with the K-layer T1
+    transformer, and follow w_k − w_n = (I − C A_n)^k (w_0 − w_n).
+
+    ``construction``, ``first_thought``, ``readout`` and ``step`` are the parts a mutant replaces.
+    """
+
+    key = "T3"
+    title = "one layer + chain of thought = batch TD"
+    claims = (CLAIM_W, CLAIM_TOKEN, CLAIM_VALUE, CLAIM_ERROR)
+    #: plus the certified-decay instances (exact) and the floor-fit seeds (float64)
+    counts: ClassVar[dict[str, int]] = {**TheoremCheck.counts, "decay": 20, "floor": 200}
+
+    def __init__(
+        self,
+        construction: Construction = constructions.cot_td,
+        first_thought: FirstThought = cot.first_thought,
+        readout: Readout = cot.read_weights,
+        step: cot.Step = cot.next_thought,
+        d: int = 3,
+        n: int = 20,
+        thoughts: int = 8,
+        float_n: int = 100,
+        float_thoughts: int = 40,
+    ) -> None:
+        self.construction, self.first_thought, self.readout, self.step = construction, first_thought, readout, step
+        self.d, self.n, self.thoughts = d, n, thoughts
+        self.float_n, self.float_thoughts = float_n, float_thoughts
+
+    # -- sampling --------------------------------------------------------------------------------
+    def sample_exact(self, rng: np.random.Generator) -> CoTInstance:
+        """Every entry from the grid S = {k/4096 : |k| ≤ 4096}, γ = 9/10, a non-symmetric grid C."""
+        d, n = self.d, self.n
+        return cot_instance(
+            rational_grid(rng, (n, d)), rational_grid(rng, (n, d)), rational_grid(rng, (n,)),
+            rational_grid(rng, (d,)), Fraction(9, 10), rational_grid(rng, (d, d)), self.thoughts,
+        )  # fmt: skip
+
+    def sample_float(self, rng: np.random.Generator, batch: int) -> CoTInstance:
+        """The T1 float prompts (Gaussian φ, independent φ', γ = 0.9), one C = I + 0.2·G per task."""
+        d, n = self.d, self.float_n
+        return cot_instance(
+            rng.standard_normal((batch, n, d)), rng.standard_normal((batch, n, d)),
+            rng.standard_normal((batch, n)), rng.standard_normal((batch, d)), 0.9,
+            np.eye(d) + 0.2 * rng.standard_normal((batch, d, d)), self.float_thoughts,
+        )  # fmt: skip
+
+    def sample_decay(self, rng: np.random.Generator) -> CoTInstance:
+        """An instance meeting the hypothesis ρ(I − C A_n) < 1: a cyclic trajectory-shaped context
+        (φ'_i = φ_{i+1}, φ'_{n−1} = φ_0, γ = 9/10, so A_n has a positive definite symmetric part),
+        C = α(I + G/4) with G from the grid and α the largest power of 2 below min Re λ/|λ|² over
+        the eigenvalues λ of (I + G/4)A_n, so |1 − αλ|² ≤ 1 − α Re λ < 1. Resampled until that holds."""
+        d, n = self.d, self.n
+        while True:
+            phi = rational_grid(rng, (n, d))
+            inst = cot_instance(
+                phi, np.roll(phi, -1, axis=0), rational_grid(rng, (n,)), rational_grid(rng, (d,)), Fraction(9, 10),
+                np.eye(d, dtype=np.int64) + rational_grid(rng, (d, d)) / 4, self.thoughts,
+            )  # fmt: skip
+            if inst.fixed_point is None:
+                continue
+            F, NF, _, _ = split_td_prompt(inst.td_prompt())
+            A = np.asarray(F, dtype=np.float64) @ np.asarray(F - NF, dtype=np.float64).T / n
+            lam = np.linalg.eigvals(np.asarray(inst.C, dtype=np.float64) @ A)
+            if np.min(lam.real) <= 0:
+                continue
+            alpha = Fraction(2) ** -math.ceil(-math.log2(float(np.min(lam.real / np.abs(lam) ** 2))))
+            return replace(inst, C=inst.C * alpha)
+
+    def chunks(self, batch: CoTInstance, size: int) -> list[CoTInstance]:
+        return [batch.take(slice(s, s + size)) for s in range(0, batch.features.shape[0], size)]
+
+    def describe(self, instance: CoTInstance) -> str:
+        return (
+            f"d={instance.d}, n={instance.n}, K={instance.thoughts}, gamma={instance.gamma}, "
+            f"phi={instance.features.tolist()}, phi'={instance.next_features.tolist()}, "
+            f"r={instance.rewards.tolist()}, phi_q={instance.query.tolist()}, C={instance.C.tolist()}"
+        )
+
+    # -- the claims ------------------------------------------------------------------------------
+    def _blocks(self, bk: Backend[M], inst: CoTInstance) -> tuple[M, M, M, M]:
+        features, next_features, rewards, query = split_td_prompt(inst.td_prompt())
+        return bk.asmatrix(features), bk.asmatrix(next_features), bk.asmatrix(rewards), bk.asmatrix(query)
+
+    def _decode(self, bk: Backend[M], inst: CoTInstance) -> M:
+        """The token matrix after K thoughts, from the generic layer on the construction under test."""
+        Z0 = bk.asmatrix(inst.cot_prompt(self.first_thought(inst.d)))
+        return cot.generate(bk, Z0, self.construction(inst.d, inst.C), inst.thoughts, self.step)
+
+    def _error_operator(
+        self, bk: Backend[M], inst: CoTInstance, blocks: tuple[M, M, M, M], fixed_point: NDArray[Any]
+    ) -> tuple[M, M, M, M]:
+        """(T = I − C A_n, A_n, b_n, w) on this backend, for the fixed point ``fixed_point`` ((d,) or (B, d))."""
+        features, next_features, rewards, _ = blocks
+        A, b = empirical_td_system(bk, features, next_features, rewards)
+        T = bk.sub(bk.eye(inst.d), bk.matmul(bk.asmatrix(inst.C), A))
+        return T, A, b, bk.asmatrix(fixed_point[..., None])
+
+    def composed_pairs(self, bk: Backend[M], instance: CoTInstance) -> list[ClaimPair[M]]:
+        d, n, K = instance.d, instance.n, instance.thoughts
+        blocks = self._blocks(bk, instance)
+        features, next_features, rewards, query = blocks
+        Z = self._decode(bk, instance)
+        C = bk.asmatrix(instance.C)
+        ws = preconditioned_td(bk, features, features, next_features, rewards, [C] * K)
+        t1 = run_transformer(bk, bk.asmatrix(instance.td_prompt()), constructions.td0(d, [instance.C] * K, n))
+        read = [self.readout(bk, cot.thought(bk, Z, k, n)) for k in range(K + 1)]
+        pairs: list[ClaimPair[M]] = []
+        for k in range(K + 1):
+            pairs += [
+                ClaimPair(CLAIM_W, k, read[k], ws[k]),
+                ClaimPair(CLAIM_TOKEN, k, cot.thought(bk, Z, k, n), thought_token(bk, ws[k])),
+                ClaimPair(CLAIM_VALUE, k, cot.value(bk, query, read[k]), _t1_value(bk, t1[k], d, n)),
+            ]
+        if instance.fixed_point is not None:
+            T, A, b, w_n = self._error_operator(bk, instance, blocks, instance.fixed_point)
+            pairs.append(ClaimPair(CLAIM_ERROR, 0, bk.matmul(A, w_n), b))
+            error = bk.sub(read[0], w_n)
+            for k in range(K + 1):
+                pairs.append(ClaimPair(CLAIM_ERROR, k, bk.sub(read[k], w_n), error))
+                error = bk.matmul(T, error)
+        return pairs
+
+    def step_pairs(self, bk: RunningErrorBackend[Any], batch: CoTInstance) -> list[ClaimPair[Any]]:
+        """From the exact seat [context, c_0, (0,0,0,w_1,1), …, (0,0,0,w_k,1)] of the float reference
+        iterates, one decoding step must give thought k+1. The error claim is checked in residual form
+        w_{k+1} − w = T(w_k − w) + C(b_n − A_n w), an identity for any w (the computed w_n here)."""
+        d, n, K = batch.d, batch.n, batch.thoughts
+        inner = bk.inner
+        ws = preconditioned_td(inner, *self._ref_blocks(inner, batch), [inner.asmatrix(batch.C)] * K)
+        blocks = self._blocks(bk, batch)
+        features, next_features, rewards, query = blocks
+        C = bk.asmatrix(batch.C)
+        weights = self.construction(d, batch.C)
+        Zc = bk.asmatrix(batch.cot_prompt(self.first_thought(d)))
+        first = bk.block(Zc, slice(None), slice(n, n + 1))
+        Zt = bk.asmatrix(batch.td_prompt())
+        t1_layer, t1_seat = constructions.td0(d, [batch.C], n)[0], TD0Check().seat
+        fixed_point = batch.fixed_point
+        if fixed_point is None:
+            fixed_point = empirical_fixed_point(np.asarray(batch.td_prompt(), dtype=np.float64))
+        assert fixed_point is not None  # a float prompt always has a least-squares solution
+        T, A, b, w_n = self._error_operator(bk, batch, blocks, fixed_point)
+        residual = bk.matmul(C, bk.sub(b, bk.matmul(A, w_n)))
+        w0 = self.readout(bk, first)
+        pairs: list[ClaimPair[Any]] = [
+            ClaimPair(CLAIM_W, 0, w0, bk.zeros(d, 1)),
+            ClaimPair(CLAIM_TOKEN, 0, first, thought_token(bk, bk.zeros(d, 1))),
+            ClaimPair(CLAIM_VALUE, 0, cot.value(bk, query, w0), _t1_value(bk, Zt, d, n)),
+        ]
+        seat = Zc  # context and c_0; each step appends the exact token of the reference iterate
+        for k in range(K):
+            w = bk.exact_input(ws[k])
+            nxt = self.step(bk, seat, weights, n)
+            w_next = td_step(bk, w, C, features, td_errors(bk, w, features, next_features, rewards), n)
+            read = self.readout(bk, nxt)
+            t1_next = linear_attention(bk, t1_seat(bk, Zt, w, blocks), t1_layer)
+            pairs += [
+                ClaimPair(CLAIM_W, k + 1, read, w_next),
+                ClaimPair(CLAIM_TOKEN, k + 1, nxt, thought_token(bk, w_next)),
+                ClaimPair(CLAIM_VALUE, k + 1, cot.value(bk, query, read), _t1_value(bk, t1_next, d, n)),
+                ClaimPair(
+                    CLAIM_ERROR, k + 1, bk.sub(read, w_n), bk.add(bk.matmul(T, bk.sub(w, w_n)), residual)
+                ),
+            ]
+            seat = bk.concat([seat, thought_token(bk, bk.exact_input(ws[k + 1]))], axis=1)
+        return pairs
+
+    def _ref_blocks(self, bk: Backend[M], inst: CoTInstance) -> tuple[M, M, M, M]:
+        features, next_features, rewards, _ = self._blocks(bk, inst)
+        return features, features, next_features, rewards
+
+    # -- the claims that are not equalities ------------------------------------------------------
+    def run_decay(self, instances: Sequence[CoTInstance]) -> list[ClaimResult]:
+        """Exact: for each instance a rational certificate (P, s) of ρ(I − C A_n) ≤ s < 1 and, for the
+        decoded thoughts, ‖w_k − w_n‖²_P ≤ s^{2k} ‖w_0 − w_n‖²_P at every k ≤ K."""
+        res = ClaimResult(self.key, CLAIM_DECAY, "exact")
+        bk = ExactBackend()
+        for inst in instances:
+            res.instances += 1
+            if inst.fixed_point is None:
+                res.record(None, False, "A_n is singular: no empirical fixed point")
+                continue
+            T, _, _, w_n = self._error_operator(bk, inst, self._blocks(bk, inst), inst.fixed_point)
+            cert = contraction_certificate(T)
+            if isinstance(cert, str):
+                res.record(None, False, cert)
+                res.counterexample = res.counterexample or self.describe(inst)
+                continue
+            P, s = cert
+            Z = self._decode(bk, inst)
+            errors = [bk.sub(self.readout(bk, cot.thought(bk, Z, k, inst.n)), w_n) for k in range(inst.thoughts + 1)]
+            norms = [(e.transpose() * P * e)[0, 0] for e in errors]
+            for k, sq in enumerate(norms):
+                bound = norms[0] * to_fmpq(s ** (2 * k))
+                if sq > bound:
+                    if res.passed:
+                        res.counterexample = self.describe(inst)
+                    res.record(
+                        None,
+                        False,
+                        f"thought {k}: ||w_k - w_n||_P^2 = {float(sq):.4g} > s^(2k) ||w_0 - w_n||_P^2 = "
+                        f"{float(bound):.4g} (s = {float(s):.6g})",
+                    )
+                    break
+        return [res]
+
+    def run_floor(self, rng: np.random.Generator, seeds: int) -> ClaimResult:
+        """Statistical: the slope of log ‖w_n − w_TD‖ against log n (see :class:`FloorFit`)."""
+        fit = floor_fit(rng, seeds)
+        res = ClaimResult(self.key, CLAIM_FLOOR, "float64 (statistical)", instances=seeds)
+        res.record(abs(fit.mean + 0.5), fit.passes(), fit.summary())
+        res.detail = fit.summary()
+        return res
+
+    def prove(self, kinds: Sequence[str], rng: np.random.Generator, budget: float = 1.0) -> list[ClaimResult]:
+        out = super().prove(kinds, rng, budget)
+        if "exact" in kinds:
+            count = max(1, round(self.counts["decay"] * budget))
+            out += self.run_decay([self.sample_decay(rng) for _ in range(count)])
+        if "float64" in kinds:
+            out.append(self.run_floor(rng, max(20, round(self.counts["floor"] * budget))))
+        return out
+
+
+def _t1_value(bk: Backend[M], Z: M, d: int, n: int) -> M:
+    """The T1 prediction −Z[2d, n] (1×1)."""
+    return bk.neg(bk.block(Z, slice(2 * d, 2 * d + 1), slice(n, n + 1)))
+
+
+def bench_cot(tasks: int = 2000, exact_certificates: int = 100) -> list[tuple[str, float, str]]:
+    """Throughput of T3 certification (float: d = 3, n = 100, K = 40; exact: d = 3, n = 20, K = 8),
+    uncertified decoding of a long context, and the floor fit of the default certificate."""
+    check = CoTCheck()
+    rng = np.random.default_rng(0)
+    batch = check.sample_float(rng, tasks)
+    figures: list[tuple[str, float, str]] = []
+    for kind in ("float64", "torch"):
+        start = time.perf_counter()
+        results = check.run_float(batch, kind)
+        seconds = time.perf_counter() - start
+        if not all(r.passed for r in results):
+            raise RuntimeError(f"T3 failed on {kind} during the benchmark: {[r.detail for r in results]}")
+        figures += [
+            (f"{kind}: certify 4 claims x 41 thoughts, {tasks} tasks (d=3, n=100, K=40)", seconds, "s"),
+            (f"{kind}: certified tasks per second", tasks / seconds, "tasks/s"),
+        ]
+    instances = [check.sample_exact(rng) for _ in range(exact_certificates)]
+    start = time.perf_counter()
+    if not all(r.passed for r in check.run_exact(instances)):
+        raise RuntimeError("T3 failed on the exact backend during the benchmark")
+    seconds = time.perf_counter() - start
+    label = f"exact: certificates per second (d=3, n=20, K=8, {exact_certificates} instances)"
+    figures.append((label, exact_certificates / seconds, "1/s"))
+    n = 10_000
+    Z0 = cot_prompt(rng.standard_normal((n, 4)), rng.standard_normal((n, 4)), rng.standard_normal(n), 0.9)
+    start = time.perf_counter()
+    cot.generate(Float64Backend(), Z0, constructions.cot_td(4, np.eye(4)), 100)
+    label = f"float64: decode 100 thoughts over n={n} context tokens (d=4), uncertified"
+    figures.append((label, time.perf_counter() - start, "s"))
+    seeds = CoTCheck.counts["floor"]
+    start = time.perf_counter()
+    fit = floor_fit(rng, seeds)
+    figures += [
+        (f"floor fit: {seeds} seeds, n up to {FLOOR_LENGTHS[-1]}", time.perf_counter() - start, "s"),
+        ("floor fit: mean slope of log ||w_n - w_TD|| vs log n", fit.mean, "slope"),
+    ]
+    return figures

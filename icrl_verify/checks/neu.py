@@ -1,0 +1,623 @@
+"""Checks of T2 [W25b]: value iteration through the transformer, the vanishing NEU, contrasts, general features.
+
+Each ``check_*`` function returns one :class:`ClaimResult` and takes the construction (and, for the
+gradient claim, the update function) under test, so mutants run through the same code.
+``docs/theorems/neu.md`` derives every tolerance used here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from flint import fmpq, fmpq_mat
+from numpy.typing import NDArray
+
+from icrl_verify import constructions, mrp
+from icrl_verify.arith.exact import ExactBackend, to_fmpq
+from icrl_verify.arith.float64 import Float64Backend
+from icrl_verify.arith.running_error import RunningErrorBackend
+from icrl_verify.attention import Head, LinearAttentionWeights, linear_attention, run_transformer, standard_mask
+from icrl_verify.certify import ClaimResult, ladder_verdict
+from icrl_verify.checks.base import FLOAT64_UNIT_ROUNDOFF, Provable
+from icrl_verify.neu import (
+    ExpectedUpdates,
+    exact_directional_derivatives,
+    expected_updates,
+    parameter_count,
+    task_prompts,
+    value_gradients,
+    value_iteration_layers,
+)
+from icrl_verify.prompts import expected_feature_prompts
+
+FloatArray = NDArray[np.float64]
+Construction = Callable[[int, int], list[LinearAttentionWeights]]
+"""(number of states S, depth L) -> the L layers under test on the enumerated prompt."""
+UpdateFn = Callable[[Sequence[LinearAttentionWeights], Sequence[mrp.FiniteMRP], torch.dtype], ExpectedUpdates]
+"""(layers, tasks, dtype) -> expected updates; :func:`icrl_verify.neu.expected_updates` by default."""
+
+KEY = "T2"
+CLAIM_BOUND = "|TF_L(s) - v(s)| <= gamma^L ||v||_inf"
+CLAIM_LIMIT = "NEU_TD, NEU_MC -> 0 at rate gamma, grad TF bounded"
+CLAIM_CONTRAST = "NEU away from 0 off theta*, smaller step converges"
+CLAIM_FEATURES = "uniform expected TD converges iff rho(I - CA/S) < 1"
+CLAIM_GRADIENT = "autograd NEU = exact forward-mode derivative"
+
+DEPTHS = (1, 2, 5, 10, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200)
+"""Depth grid of the limit and contrast claims."""
+FIT_FROM = 40
+"""The rate is fitted over grid depths L >= FIT_FROM (NEU is not monotone for small L) ..."""
+FIT_FLOOR = 1e-10
+"""... and with (contraction factor)^L >= FIT_FLOOR, five orders above the ~1e-15 float64 floor of the TD residual."""
+NEU_TARGET = 1e-6
+"""NEU_TD and NEU_MC at θ*_200 must be below this on every task (γ ≤ 0.9)."""
+RATE_TOLERANCE = 0.1
+"""Fitted rate within 10% of the predicted one, and its exponent log(rate) within 10% of the predicted exponent."""
+GRADIENT_SETTLED = 1e-3
+"""max_s ‖∇TF_L(s)‖ at the last two grid depths agree to this relative tolerance (a bounded, converging sequence)."""
+AWAY_FROM_ZERO = 1e-2
+"""Off θ*, NEU_TD and NEU_MC stay above this at every grid depth L >= FIT_FROM."""
+SMALL_STEP = 0.5
+"""The contrast's smaller positive step: C = 0.5·S·I."""
+FLOAT_DIGITS = (7, 15)
+"""Decimal digits of float32 and float64 (24 and 53 bits, floored): the rungs of the autograd ladder."""
+EXACT_GRID = 32
+"""Rational tasks: probabilities and rewards rounded to denominators ≤ 32, rows renormalised exactly."""
+
+
+# --- tasks and perturbed constructions ----------------------------------------------------------
+
+
+def sample_tasks(rng: np.random.Generator, count: int, num_states: int, gammas: tuple[float, float] = (0.8, 0.9)) -> list[mrp.FiniteMRP]:
+    """Tabular tasks from the three generators in turn (random dense, loop, Boyan chain), γ ~ U(gammas)."""
+    families = (mrp.random_mrp, mrp.loop_mrp, mrp.boyan_chain)
+    return [
+        families[k % 3](num_states, num_states, float(rng.uniform(*gammas)), rng, tabular=True) for k in range(count)
+    ]
+
+
+@dataclass(frozen=True)
+class RationalTask:
+    """A tabular MRP with exact rational data: P (S×S, rows sum to 1 exactly), r (S,), γ."""
+
+    P: NDArray[Any]
+    r: NDArray[Any]
+    gamma: Fraction
+
+    @property
+    def num_states(self) -> int:
+        """S."""
+        return int(self.P.shape[0])
+
+    def value(self) -> list[Fraction]:
+        """v = (I − γP)^{-1} r, solved exactly over ℚ."""
+        S = self.num_states
+        system = fmpq_mat(S, S, [int(i == j) - to_fmpq(self.gamma * self.P[i, j]) for i in range(S) for j in range(S)])
+        v = system.solve(fmpq_mat(S, 1, [to_fmpq(x) for x in self.r]))
+        return [Fraction(int(v[i, 0].p), int(v[i, 0].q)) for i in range(S)]
+
+
+def rational_task(task: mrp.FiniteMRP, denominator: int = EXACT_GRID) -> RationalTask:
+    """Round a task's probabilities, rewards and γ to small rationals; rows renormalised exactly (zeros stay)."""
+    rows = []
+    for row in task.P:
+        fr = [Fraction(x).limit_denominator(denominator) for x in row]
+        if sum(fr) == 0:
+            fr = [Fraction(1, len(row))] * len(row)
+        rows.append([x / sum(fr) for x in fr])
+    P = np.array(rows, dtype=object)
+    r = np.array([Fraction(x).limit_denominator(denominator) for x in task.r], dtype=object)
+    return RationalTask(P, r, Fraction(task.gamma).limit_denominator(100))
+
+
+def blocks_swapped(layers: Sequence[LinearAttentionWeights]) -> list[LinearAttentionWeights]:
+    """Each Q with its top-left and top-middle d×d blocks exchanged (P and the mask unchanged)."""
+    out = []
+    for layer in layers:
+        Q = np.array(layer.Q, copy=True)
+        d = (Q.shape[-1] - 1) // 2
+        Q[:d, :d], Q[:d, d : 2 * d] = layer.Q[:d, d : 2 * d], layer.Q[:d, :d]
+        out.append(LinearAttentionWeights((Head(layer.P, Q, layer.heads[0].mask),)))
+    return out
+
+
+def random_layers(num_states: int, depth: int, rng: np.random.Generator) -> list[LinearAttentionWeights]:
+    """Untied layers with iid N(0, 1/D²) entries in every P_l, Q_l (D = 2S+1), standard mask over n = S."""
+    D = 2 * num_states + 1
+    mask = standard_mask(num_states)
+    return [
+        LinearAttentionWeights((Head(rng.standard_normal((D, D)) / D, rng.standard_normal((D, D)) / D, mask),))
+        for _ in range(depth)
+    ]
+
+
+def _default_updates(
+    layers: Sequence[LinearAttentionWeights], tasks: Sequence[mrp.FiniteMRP], dtype: torch.dtype
+) -> ExpectedUpdates:
+    return expected_updates(layers, tasks, dtype=dtype)
+
+
+# --- claim 1: |TF_L − v| ≤ γ^L ‖v‖∞ ----------------------------------------------------------------
+
+
+def check_bound_exact(construction: Construction, tasks: Sequence[RationalTask], depth: int) -> ClaimResult:
+    """Claim 1 in exact rationals at every l = 0..depth: v solved over ℚ, TF from the generic layer
+    on the exact prompt, the inequality decided exactly. worst_error = max over l ≥ 1 of
+    |TF − v| / (γ^l ‖v‖∞) (at l = 0 the bound is attained: TF_0 = 0)."""
+    res = ClaimResult(KEY, CLAIM_BOUND, "exact")
+    bk = ExactBackend()
+    for k, task in enumerate(tasks):
+        S = task.num_states
+        eye = np.array([[Fraction(int(i == j)) for j in range(S)] for i in range(S)], dtype=object)
+        prompts = expected_feature_prompts(task.P, task.r, eye, task.gamma)
+        v = task.value()
+        v_inf = max(abs(x) for x in v)
+        layers = construction(S, depth)
+        for s in range(S):
+            for l, Z in enumerate(run_transformer(bk, bk.asmatrix(prompts[s]), layers)):
+                entry = Z[2 * S, S]
+                err = abs(-Fraction(int(entry.p), int(entry.q)) - v[s])
+                bound = task.gamma**l * v_inf
+                ratio = float(err / bound) if bound else (0.0 if err == 0 else float("inf"))
+                msg = f"task {k}, state {s}, L = {l}: |TF - v| = {float(err):.3g} > {float(bound):.3g}"
+                res.record(ratio if l else None, err <= bound, msg)
+        res.instances += 1
+    return res
+
+
+def _fmpq(x: float) -> fmpq:
+    return to_fmpq(float(x))
+
+
+def _prompt_task(Z0: FloatArray) -> tuple[fmpq_mat, fmpq_mat]:
+    """The tabular task a float prompt encodes, exactly: G̃ = stored γP (S×S) and r (S×1)."""
+    S = Z0.shape[-1] - 1
+    G = fmpq_mat(S, S, [_fmpq(Z0[S + j, i]) for i in range(S) for j in range(S)])
+    return G, fmpq_mat(S, 1, [_fmpq(x) for x in Z0[2 * S, :S]])
+
+
+def check_bound_float(construction: Construction, tasks: Sequence[mrp.FiniteMRP], depth: int) -> ClaimResult:
+    """Claim 1 in float64 at every l = 0..depth, against the task the float prompt encodes exactly
+    (G̃ = stored γP, its value ṽ = (I − G̃)^{-1} r over ℚ, γ̃ = ‖G̃‖∞):
+
+        |TF̂_l(s) − ṽ(s)| ≤ γ̃^l ‖ṽ‖∞ + F_l(s),
+
+    F_l the float error bound of docs/theorems/neu.md: each layer's local error is certified by the
+    running-error backend from the computed state, and propagated through the exact layer map of θ*
+    (context y ↦ G̃y, query q ↦ q − y_s) in exact rationals. worst_error = max over l ≥ 1 of
+    |TF̂ − ṽ| / (γ̃^l ‖ṽ‖∞ + F_l).
+    """
+    res = ClaimResult(KEY, CLAIM_BOUND, "float64")
+    bk = RunningErrorBackend(Float64Backend(), FLOAT64_UNIT_ROUNDOFF)
+    for k, task in enumerate(tasks):
+        S = task.num_states
+        layers = construction(S, depth)
+        Z = task_prompts(task)
+        fixed = Z[:, : 2 * S, :].copy()
+        G, r = _prompt_task(Z[0])
+        gamma_t = max(sum((G[i, j] for j in range(S)), fmpq(0)) for i in range(S))
+        v_mat = (fmpq_mat(S, S, [int(i == j) for i in range(S) for j in range(S)]) - G).solve(r)
+        v = [v_mat[i, 0] for i in range(S)]
+        reach = max(abs(x) for x in v)  # γ̃^l ‖ṽ‖∞
+        ctx_err = fmpq(0)  # E_l ≥ ‖ŷ_l − G̃^l r‖∞ (context row)
+        query_err = [fmpq(0)] * S  # F_l(s) ≥ |q̂_l(s) − q_l(s)|
+        ok = True
+        for l in range(depth + 1):
+            for s in range(S):
+                err = abs(-_fmpq(Z[s, 2 * S, S]) - v[s])
+                bound = reach + query_err[s]
+                ratio = float(err / bound) if bound != 0 else (0.0 if err == 0 else float("inf"))
+                msg = f"task {k}, state {s}, L = {l}: |TF - v| = {float(err):.3g} > {float(bound):.3g}"
+                res.record(ratio if l else None, bool(err <= bound), msg)
+            if l == depth:
+                break
+            out = linear_attention(bk, bk.exact_input(Z), layers[l])
+            local = bk.certified_bound(out)
+            new_Z = out.value
+            if not (np.all(np.isfinite(new_Z)) and np.all(np.isfinite(local))) or not np.array_equal(new_Z[:, : 2 * S, :], fixed):
+                res.record(float("inf"), False, f"task {k}, layer {l}: feature rows changed or a value overflowed")
+                ok = False
+                break
+            query_err = [query_err[s] + ctx_err + _fmpq(local[s, 2 * S, S]) for s in range(S)]
+            ctx_err = gamma_t * ctx_err + _fmpq(np.max(local[:, 2 * S, :S]))
+            reach *= gamma_t
+            Z = new_Z
+        res.instances += int(ok)
+    return res
+
+
+# --- claim 2: the NEU vanishes at θ*_L -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NEUCurve:
+    """NEU along the depth grid for one set of tasks: per depth, per task and multi-task."""
+
+    depths: tuple[int, ...]
+    td: FloatArray  # (len(depths), T)
+    mc: FloatArray  # (len(depths), T)
+    multi_td: FloatArray  # (len(depths),): norm of the mean update over tasks
+    multi_mc: FloatArray
+    value_error: FloatArray  # (len(depths), T): max_s |TF_L(s) − v(s)|
+    gradient: FloatArray  # (len(depths), T): max_s ‖∇TF_L(s)‖ (NaN when not computed)
+
+
+def _safe_norm(x: FloatArray, axis: int | None = None) -> Any:
+    """Euclidean norm without overflow in the squares (inf only when an entry is)."""
+    top = np.max(np.abs(x), axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = np.where(top > 0, x / np.where(top > 0, top, 1), 0)
+    out = np.squeeze(top, axis=axis) * np.linalg.norm(scaled, axis=axis)
+    return out
+
+
+def neu_curve(
+    construction: Construction,
+    tasks: Sequence[mrp.FiniteMRP],
+    depths: Sequence[int] = DEPTHS,
+    updates: UpdateFn = _default_updates,
+    gradients: bool = True,
+) -> NEUCurve:
+    """NEU_TD, NEU_MC (per task and multi-task), max|TF − v| and max‖∇TF‖ at every grid depth."""
+    S = tasks[0].num_states
+    rows: list[tuple[Any, ...]] = []
+    v = np.stack([t.value for t in tasks])
+    for L in depths:
+        layers = construction(S, L)
+        with np.errstate(over="ignore", invalid="ignore"):
+            u = updates(layers, tasks, torch.float64)
+            grad = np.full(len(tasks), np.nan)
+            if gradients:
+                _, g = value_gradients(layers, tasks)
+                grad = np.max(_safe_norm(g, axis=-1), axis=-1)
+            rows.append(
+                (
+                    _safe_norm(u.td, axis=1),
+                    _safe_norm(u.mc, axis=1),
+                    float(_safe_norm(u.td.mean(axis=0))),
+                    float(_safe_norm(u.mc.mean(axis=0))),
+                    np.max(np.abs(u.values - v), axis=1),
+                    grad,
+                )
+            )
+    td, mc, mtd, mmc, err, grad = (np.array(col, dtype=np.float64) for col in zip(*rows))
+    return NEUCurve(tuple(depths), td, mc, mtd, mmc, err, grad)
+
+
+def fitted_rate(depths: Sequence[int], values: FloatArray, contraction: float) -> tuple[float, tuple[int, int]]:
+    """Geometric rate exp(b) of the least-squares line log NEU ≈ a + bL over grid depths with
+    L ≥ FIT_FROM and contraction^L ≥ FIT_FLOOR; returns (rate, (first, last) depth used)."""
+    L = np.asarray(depths, dtype=np.float64)
+    use = (L >= FIT_FROM) & (contraction**L >= FIT_FLOOR) & np.isfinite(values) & (values > 0)
+    if use.sum() < 3:
+        return float("nan"), (0, 0)
+    slope = np.polyfit(L[use], np.log(values[use]), 1)[0]
+    return float(np.exp(slope)), (int(L[use][0]), int(L[use][-1]))
+
+
+def rate_agrees(rate: float, predicted: float) -> bool:
+    """|rate − predicted| ≤ 10%·predicted and |log rate − log predicted| ≤ 10%·|log predicted|."""
+    if not (np.isfinite(rate) and rate > 0 and 0 < predicted < 1):
+        return False
+    return abs(rate - predicted) <= RATE_TOLERANCE * predicted and abs(np.log(rate / predicted)) <= RATE_TOLERANCE * abs(
+        np.log(predicted)
+    )
+
+
+def check_limit(
+    construction: Construction, tasks: Sequence[mrp.FiniteMRP], updates: UpdateFn = _default_updates
+) -> ClaimResult:
+    """Claim 2 on every task and on the multi-task mean: NEU_TD, NEU_MC < 1e-6 at L = 200, fitted rate
+    within 10% of γ (rate and exponent), and max_s‖∇TF_L(s)‖ settled (last two grid depths agree to 1e-3).
+
+    worst_error = the largest NEU at L = 200."""
+    res = ClaimResult(KEY, CLAIM_LIMIT, "torch")
+    curve = neu_curve(construction, tasks, DEPTHS, updates)
+    last = len(DEPTHS) - 1
+    for k, task in enumerate(tasks):
+        for name, series in (("NEU_TD", curve.td[:, k]), ("NEU_MC", curve.mc[:, k])):
+            res.record(float(series[last]), bool(series[last] < NEU_TARGET), f"task {k}: {name}(L = 200) = {series[last]:.3g}")
+            rate, used = fitted_rate(DEPTHS, series, task.gamma)
+            res.record(None, rate_agrees(rate, task.gamma), f"task {k}: {name} rate {rate:.4g} over L in {used}, gamma = {task.gamma:.4g}")
+        g = curve.gradient[:, k]
+        settled = bool(np.all(np.isfinite(g)) and abs(g[last] - g[last - 1]) <= GRADIENT_SETTLED * g[last])
+        res.record(None, settled, f"task {k}: max grad norm {g[last - 1]:.6g} -> {g[last]:.6g} has not settled")
+        res.instances += 1
+    gamma = max(t.gamma for t in tasks)  # the mean update decays like its slowest task
+    for name, series in (("multi-task NEU_TD", curve.multi_td), ("multi-task NEU_MC", curve.multi_mc)):
+        res.record(float(series[last]), bool(series[last] < NEU_TARGET), f"{name}(L = 200) = {series[last]:.3g}")
+        rate, used = fitted_rate(DEPTHS, series, gamma)
+        res.record(None, rate_agrees(rate, gamma), f"{name} rate {rate:.4g} over L in {used}, max gamma = {gamma:.4g}")
+    return res
+
+
+# --- claim 3: contrast ----------------------------------------------------------------------------
+
+
+def contrast_constructions(rng: np.random.Generator) -> dict[str, Construction]:
+    """The perturbations of θ* whose NEU must stay away from zero."""
+    return {
+        "random theta": lambda S, L: random_layers(S, L, rng),
+        "step sign flipped (C = -S I)": lambda S, L: value_iteration_layers(S, L, step=-1.0),
+        "Q blocks swapped": lambda S, L: blocks_swapped(value_iteration_layers(S, L)),
+    }
+
+
+def check_contrast(tasks: Sequence[mrp.FiniteMRP], rng: np.random.Generator) -> ClaimResult:
+    """Claim 3: off θ* the multi-task NEU_TD and NEU_MC stay above 1e-2 at every grid depth L ≥ 40
+    (a float64 overflow is a divergence and counts as away from zero); with the smaller step
+    C = 0.5·S·I the NEU still vanishes, at the fitted rate 1 − 0.5(1 − γ) within 10%.
+
+    worst_error = the smallest NEU seen off θ* at L ≥ 40."""
+    res = ClaimResult(KEY, CLAIM_CONTRAST, "torch")
+    depths = tuple(L for L in DEPTHS if L >= FIT_FROM)
+    smallest = float("inf")
+    for name, construction in contrast_constructions(rng).items():
+        curve = neu_curve(construction, tasks, depths, gradients=False)
+        for label, series in (("NEU_TD", curve.multi_td), ("NEU_MC", curve.multi_mc)):
+            away = np.where(np.isfinite(series), series, np.inf)
+            smallest = min(smallest, float(np.min(away)))
+            res.record(None, bool(np.all(away >= AWAY_FROM_ZERO)), f"{name}: {label} = {np.min(away):.3g} < {AWAY_FROM_ZERO}")
+    res.worst_error = smallest
+    small = neu_curve(lambda S, L: value_iteration_layers(S, L, step=SMALL_STEP), tasks, DEPTHS, gradients=False)
+    for k, task in enumerate(tasks):
+        predicted = 1 - SMALL_STEP * (1 - task.gamma)
+        for label, series in (("NEU_TD", small.td[:, k]), ("NEU_MC", small.mc[:, k])):
+            rate, used = fitted_rate(DEPTHS, series, predicted)
+            converging = rate_agrees(rate, predicted) and rate < 1
+            res.record(None, converging, f"C = 0.5 S I, task {k}: {label} rate {rate:.4g} over L in {used}, predicted {predicted:.4g}")
+        res.instances += 1
+    return res
+
+
+# --- claim 4: general features ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeatureInstance:
+    """A task with general features and a preconditioner C for expected TD under uniform weighting."""
+
+    task: mrp.FiniteMRP
+    C: FloatArray
+
+    def iteration_matrix(self) -> FloatArray:
+        """I − (1/S) C Φᵀ(I − γP)Φ: w_{l+1} − w̄ = (this)·(w_l − w̄)."""
+        t = self.task
+        A = t.features.T @ (np.eye(t.num_states) - t.gamma * t.P) @ t.features
+        return np.asarray(np.eye(t.dim) - self.C @ A / t.num_states, dtype=np.float64)
+
+    def fixed_point(self) -> FloatArray:
+        """w̄ with Φᵀ(r + γPΦw̄ − Φw̄) = 0 (uniform weighting)."""
+        t = self.task
+        A = t.features.T @ (np.eye(t.num_states) - t.gamma * t.P) @ t.features
+        return np.asarray(np.linalg.solve(A, t.features.T @ t.r), dtype=np.float64)
+
+    def spectral_radius(self) -> float:
+        """ρ(I − (1/S) C Φᵀ(I − γP)Φ)."""
+        return float(np.max(np.abs(np.linalg.eigvals(self.iteration_matrix()))))
+
+
+def divergent_instance() -> FeatureInstance:
+    """Two states, φ = (1, 2), state 0 → 1, state 1 → 1 w.p. 0.95 (→ 0 w.p. 0.05), γ = 0.9, C = S·I:
+    Φᵀ(I − γP)Φ = −0.31 < 0, so ρ > 1 for every positive step (yet ΦᵀD(γP − I)Φ < 0 under μ)."""
+    P = np.array([[0.0, 1.0], [0.05, 0.95]])
+    task = mrp.FiniteMRP(P=P, r=np.array([1.0, 0.5]), gamma=0.9, features=np.array([[1.0], [2.0]]), initial=np.array([0.5, 0.5]))
+    return FeatureInstance(task, 2.0 * np.eye(1))
+
+
+def convergent_instance(rng: np.random.Generator, num_states: int = 6, dim: int = 3) -> FeatureInstance:
+    """A random dense task with U(−1, 1) features and C = η·S·I, η chosen so that ρ < 1 when the
+    eigenvalues of Φᵀ(I − γP)Φ have positive real parts (η = 1/|λ|_max of that matrix)."""
+    task = mrp.random_mrp(num_states, dim, 0.9, rng)
+    A = task.features.T @ (np.eye(num_states) - task.gamma * task.P) @ task.features
+    eta = 1.0 / float(np.max(np.abs(np.linalg.eigvals(A))))
+    return FeatureInstance(task, eta * num_states * np.eye(dim))
+
+
+FEATURE_DEPTH = 200
+
+
+def feature_errors(inst: FeatureInstance, depth: int = FEATURE_DEPTH) -> FloatArray:
+    """max_s |TF_L(s) − φ(s)ᵀw̄| for L = 0..depth: the generic transformer θ*_TD(C, …, C) on the
+    enumerated prompt, in float64 (one run of the stack, read after every layer)."""
+    t = inst.task
+    target = t.features @ inst.fixed_point()
+    layers = constructions.td0(t.dim, [inst.C] * depth, n=t.num_states)
+    with np.errstate(over="ignore", invalid="ignore"):
+        states = run_transformer(Float64Backend(), task_prompts(t), layers)
+        return np.array([float(np.max(np.abs(-Z[:, 2 * t.dim, -1] - target))) for Z in states])
+
+
+def fitted_feature_rate(errors: FloatArray, rho: float) -> tuple[float, tuple[int, int]]:
+    """Rate exp(b) of the least-squares line log error ≈ a + bL over the second half of the usable
+    depths: L ≤ 200 with ρ^L ≥ FIT_FLOOR (above the float floor when ρ < 1), L ≥ half of that."""
+    last = len(errors) - 1
+    if rho < 1:
+        last = min(last, int(np.log(FIT_FLOOR) / np.log(rho)))
+    L = np.arange(last // 2, last + 1)
+    e = errors[L]
+    use = np.isfinite(e) & (e > 0)
+    if use.sum() < 3:
+        return float("nan"), (0, 0)
+    return float(np.exp(np.polyfit(L[use], np.log(e[use]), 1)[0])), (int(L[use][0]), int(L[use][-1]))
+
+
+def check_features(instances: Sequence[FeatureInstance]) -> ClaimResult:
+    """Claim 4: for each instance the transformer's error max_s|TF_L − φᵀw̄| follows ρ^L, with
+    ρ = ρ(I − (1/S)CΦᵀ(I − γP)Φ): the fitted rate is within 10% of ρ and on the same side of 1, and
+    the error at L = 200 is below its L = 0 value when ρ < 1, above 1e3 times it when ρ > 1.
+    worst_error = the largest relative rate deviation."""
+    res = ClaimResult(KEY, CLAIM_FEATURES, "float64")
+    worst = 0.0
+    for k, inst in enumerate(instances):
+        rho = inst.spectral_radius()
+        errs = feature_errors(inst)
+        rate, used = fitted_feature_rate(errs, rho)
+        deviation = abs(rate - rho) / rho if np.isfinite(rate) else float("inf")
+        worst = max(worst, deviation)
+        same_side = np.isfinite(rate) and (rate < 1) == (rho < 1)
+        msg = f"instance {k}: fitted rate {rate:.4g} over L in {used} vs rho = {rho:.4g}"
+        res.record(None, bool(deviation <= RATE_TOLERANCE and same_side), msg)
+        if rho < 1:
+            res.record(None, bool(errs[-1] < errs[0]), f"instance {k}: rho = {rho:.4g} < 1 but the error grew to {errs[-1]:.3g}")
+        else:
+            grew = bool(not np.isfinite(errs[-1]) or errs[-1] >= 1e3 * errs[0])
+            res.record(None, grew, f"instance {k}: rho = {rho:.4g} > 1 but the error stayed at {errs[-1]:.3g}")
+        res.instances += 1
+    res.worst_error = worst
+    return res
+
+
+# --- autograd against the exact derivative ---------------------------------------------------------
+
+
+def check_gradients(
+    tasks: Sequence[mrp.FiniteMRP],
+    layer_sets: Sequence[Sequence[LinearAttentionWeights]],
+    rng: np.random.Generator,
+    updates: UpdateFn = _default_updates,
+    directions: int = 2,
+) -> ClaimResult:
+    """Autograd's ∇TF(s), u_TD and u_MC against exact forward-mode derivatives in rationals, along
+    random directions V (entries k/4, |k| ≤ 4): the relative error |ĝ·V − g·V| / (‖ĝ‖‖V‖) must behave like
+    the unit roundoff on the float32/float64 ladder (``certify.ladder_verdict`` with 7 and 15 digits).
+    worst_error = the largest float64 relative error."""
+    res = ClaimResult(KEY, CLAIM_GRADIENT, "torch")
+    worst = 0.0
+    for task in tasks:
+        for layers in layer_sets:
+            p = parameter_count(layers)
+            V = [rng.integers(-4, 5, p) / 4 for _ in range(directions)]
+            exact = exact_directional_derivatives(layers, task, V)
+            logs: dict[str, list[float]] = {}
+            for dtype in (torch.float32, torch.float64):
+                u = updates(layers, [task], dtype)
+                _, g = value_gradients(layers, [task], dtype=dtype)
+                for j, Vj in enumerate(V):
+                    norm_v = float(np.linalg.norm(Vj))
+                    pairs = [(f"u_TD.V{j}", u.td[0], exact.td[j]), (f"u_MC.V{j}", u.mc[0], exact.mc[j])]
+                    pairs += [(f"grad TF({s}).V{j}", g[0, s], exact.value_derivatives[j][s]) for s in range(task.num_states)]
+                    for name, vec, ex in pairs:
+                        scale = max(float(np.linalg.norm(vec)) * norm_v, 1e-300)
+                        err = abs(Fraction(float(vec @ Vj)) - ex) / Fraction(scale)
+                        logs.setdefault(name, []).append(float(np.log10(float(err))) if err else -np.inf)
+            for name, log_errors in logs.items():
+                worst = max(worst, 10.0 ** log_errors[-1])
+                res.record(None, ladder_verdict(log_errors, FLOAT_DIGITS), f"L = {len(layers)}, {name}: log10 relative errors {['%.1f' % e for e in log_errors]} (float32, float64)")
+            res.instances += 1
+    res.worst_error = worst
+    return res
+
+
+# --- prove, bench, report ------------------------------------------------------------------------
+
+
+class NEUCheck(Provable):
+    """T2 [W25b]: at θ*_L (C = S·I, tabular features, enumerated expected-feature prompt) the
+    transformer is value iteration and the norm of the expected TD / MC update vanishes as L → ∞."""
+
+    key = KEY
+    title = "NEU vanishes at theta* (provable emergence)"
+
+    def __init__(
+        self,
+        construction: Construction = value_iteration_layers,
+        updates: UpdateFn = _default_updates,
+        num_states: int = 5,
+        exact_depth: int = 20,
+        float_depth: int = 200,
+    ) -> None:
+        self.construction = construction
+        self.updates = updates
+        self.num_states, self.exact_depth, self.float_depth = num_states, exact_depth, float_depth
+
+    #: task counts of the default certificate, per claim
+    counts = {"exact": 3, "float64": 6, "torch": 4, "features": 3, "gradient": 2}
+
+    def prove(self, kinds: Sequence[str], rng: np.random.Generator, budget: float = 1.0) -> list[ClaimResult]:
+        def count(name: str) -> int:
+            return max(1, int(round(self.counts[name] * budget)))
+
+        S, out = self.num_states, []
+        for kind in kinds:
+            if kind == "exact":
+                tasks = [rational_task(t) for t in sample_tasks(rng, count("exact"), S)]
+                out.append(check_bound_exact(self.construction, tasks, self.exact_depth))
+            elif kind == "float64":
+                out.append(check_bound_float(self.construction, sample_tasks(rng, count("float64"), S), self.float_depth))
+                feats = [divergent_instance()] + [convergent_instance(rng) for _ in range(count("features"))]
+                out.append(check_features(feats))
+            elif kind == "torch":
+                tasks = sample_tasks(rng, count("torch"), S)
+                out.append(check_limit(self.construction, tasks, self.updates))
+                out.append(check_contrast(tasks, rng))
+                grad_tasks = sample_tasks(rng, count("gradient"), 3)
+                layer_sets = [self.construction(3, 6), random_layers(3, 3, rng)]
+                out.append(check_gradients(grad_tasks, layer_sets, rng, self.updates))
+        return out
+
+
+BENCH_STATES = 10
+BENCH_DEPTH = 100
+BENCH_TASKS = 100
+
+
+def bench_neu() -> list[tuple[str, float, str]]:
+    """NEU_TD and NEU_MC with full gradients over every P_l, Q_l: S = d = 10, L = 100, 100 tasks, float64 (target ≤ 30 s)."""
+    rng = np.random.default_rng(0)
+    tasks = sample_tasks(rng, BENCH_TASKS, BENCH_STATES)
+    layers = value_iteration_layers(BENCH_STATES, BENCH_DEPTH)
+    start = time.perf_counter()
+    u = expected_updates(layers, tasks)
+    elapsed = time.perf_counter() - start
+    label = f"S=d={BENCH_STATES}, L={BENCH_DEPTH}, {BENCH_TASKS} tasks"
+    return [
+        (f"NEU with full gradients ({label}, {parameter_count(layers)} parameters)", elapsed, "s"),
+        (f"multi-task NEU_TD at theta*_{BENCH_DEPTH}", u.neu_td, ""),
+        (f"multi-task NEU_MC at theta*_{BENCH_DEPTH}", u.neu_mc, ""),
+        ("torch threads", float(torch.get_num_threads()), ""),
+    ]
+
+
+REPORT_SEED = 0
+REPORT_TASKS = 8
+
+
+def report_neu(out_dir: Path) -> list[Path]:
+    """NEU_TD, NEU_MC and max|TF − v| at θ*_L against L (log scale) with the γ^L·‖v‖∞ line: 8 tabular
+    tasks (S = d = 5, γ = 0.9, seed 0), multi-task NEU and the worst task's value error."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(REPORT_SEED)
+    tasks = sample_tasks(rng, REPORT_TASKS, 5, gammas=(0.9, 0.9))
+    depths = tuple(range(1, 201, 3))
+    curve = neu_curve(value_iteration_layers, tasks, depths, gradients=False)
+    L = np.asarray(depths)
+    v_inf = max(float(np.max(np.abs(t.value))) for t in tasks)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.semilogy(L, curve.multi_td, label="NEU_TD (multi-task)")
+    ax.semilogy(L, curve.multi_mc, label="NEU_MC (multi-task)")
+    ax.semilogy(L, np.max(curve.value_error, axis=1), label="max_s |TF_L(s) - v(s)|")
+    ax.semilogy(L, 0.9**L * v_inf, "k--", label=r"$\gamma^L \|v\|_\infty$")
+    ax.set_xlabel("depth L")
+    ax.set_ylabel("value")
+    ax.set_title(r"T2: NEU at $\theta^*_L$ ($|S| = d = 5$, $\gamma = 0.9$, 8 tasks)")
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "neu.png", out_dir / "neu.pdf"]
+    for path in paths:
+        fig.savefig(path)
+    plt.close(fig)
+    return paths

@@ -1,0 +1,157 @@
+"""T1a — with the mask M_λ, the forward pass of a linear transformer implements batch TD(λ).
+
+Source: [W25a] J. Wang, E. Blaser, H. Daneshmand, S. Zhang, *Transformers Can Learn Temporal Difference
+Methods for In-Context Reinforcement Learning*, ICLR 2025, arXiv:2405.13861, Corollary 3 (mask M_TD(λ)).
+
+Statement. Same prompt and weights as T1 (``constructions.td_lambda`` = θ*_TD(C_0, …, C_{L−1}) with a
+different mask): M_λ[i, j] = λ^{i−j} for 0 ≤ j ≤ i < n, zero elsewhere (row n and column n zero),
+λ ∈ [0, 1]. With traces e_i = Σ_{k≤i} λ^{i−k} φ_k and batch TD(λ)
+w_0 = 0, w_{l+1} = w_l + (1/n) C_l Σ_{i<n} δ_i(w_l) e_i, δ_i(w) = r_i + wᵀγφ'_i − wᵀφ_i, for every l:
+  1. rows 0..2d−1 of Z_l equal those of Z_0;
+  2. Z_l[2d, i] = δ_i(w_l) for i < n;
+  3. Z_l[2d, n] = −φ_qᵀ w_l.
+The trace decays by λ, not γλ: textbook TD(λ_std) is λ = γ·λ_std (docs/theorems/td_lambda.md).
+
+How it is checked: as T1 (exact equality, balls, mpmath ladder, the inductive step in float64 and
+batched torch within running error bounds), with λ an exact Fraction so M_λ is exact and every
+backend reads the same mask numbers on both sides. Hypothesis covers λ = 0 and λ = 1, γ = 0, d = 1,
+n = 1, L = 0 and non-symmetric C_l. Cross-theorem: TD(λ = 0) is T1, state for state; a weight-tied
+stack equals the untied stack with equal layers.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from icrl_verify import constructions
+from icrl_verify.algorithms import eligibility_traces
+from icrl_verify.arith import ExactBackend, cuda_available
+from icrl_verify.attention import run_transformer, td_lambda_mask, tied
+from icrl_verify.checks.td_family import TD0Check, TDInstance
+from icrl_verify.checks.td_variants import TDLambdaCheck, grid_instance
+from icrl_verify.strategies import as_batch, matrices, td_instances
+from icrl_verify.testing import assert_certified
+
+
+def lambdas(exact: bool) -> st.SearchStrategy[Any]:
+    """Trace parameters in [0, 1], always including the edges λ = 0 (TD(0)) and λ = 1."""
+    if exact:
+        grid = st.builds(Fraction, st.integers(0, 16), st.just(16))
+        return st.one_of(st.sampled_from([Fraction(0), Fraction(1)]), grid)
+    return st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
+
+
+@given(td_instances(exact=True), lambdas(exact=True))
+def test_exact_equality_at_every_layer(instance: TDInstance, lam: Fraction) -> None:
+    assert_certified(TDLambdaCheck(lam).run_exact([instance]))
+
+
+@settings(max_examples=8)
+@given(td_instances(exact=True, max_n=5, max_depth=3), lambdas(exact=True))
+def test_rigorous_balls_contain_zero(instance: TDInstance, lam: Fraction) -> None:
+    assert_certified(TDLambdaCheck(lam).run_ball([instance]))
+
+
+@settings(max_examples=4)
+@given(td_instances(exact=True, max_n=4, max_depth=2), lambdas(exact=True))
+def test_mpmath_error_falls_with_precision(instance: TDInstance, lam: Fraction) -> None:
+    assert_certified(TDLambdaCheck(lam).run_ladder([instance]))
+
+
+@given(td_instances(exact=False), lambdas(exact=False))
+def test_float64_inductive_step_within_running_bound(instance: TDInstance, lam: float) -> None:
+    assert_certified(TDLambdaCheck(lam).run_float(as_batch(instance), "float64"))
+
+
+@settings(max_examples=2)
+@given(st.integers(0, 2**32 - 1), lambdas(exact=False))
+def test_torch_batched_tasks(seed: int, lam: float) -> None:
+    check = TDLambdaCheck(lam, float_n=30, float_depth=10)
+    assert_certified(check.run_float(check.sample_float(np.random.default_rng(seed), 256), "torch"))
+
+
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
+def test_torch_cuda_batched() -> None:
+    check = TDLambdaCheck(float_n=30, float_depth=10)
+    assert_certified(check.run_float(check.sample_float(np.random.default_rng(0), 1000), "torch", device="cuda"))
+
+
+def test_published_configuration_float64() -> None:
+    """[W25a]'s verification setting (λ = 1/2, d = 3, n = 100, L = 40), here with non-symmetric C_l."""
+    check = TDLambdaCheck(Fraction(1, 2))
+    assert_certified(check.run_float(check.sample_float(np.random.default_rng(0), 64), "float64"))
+
+
+EDGES = [(1, 1, 0, Fraction(0)), (1, 1, 3, Fraction(0)), (2, 1, 2, Fraction(1, 2))]
+"""(d, n, L, γ) edge configurations run on every backend."""
+
+
+@pytest.mark.parametrize("lam", [Fraction(0), Fraction(1)])
+@pytest.mark.parametrize(("d", "n", "depth", "gamma"), EDGES)
+def test_edges_on_every_backend(lam: Fraction, d: int, n: int, depth: int, gamma: Fraction) -> None:
+    """λ ∈ {0, 1} with d = 1, n = 1, L = 0, γ = 0, whatever Hypothesis happens to draw."""
+    instance = grid_instance(np.random.default_rng(depth), d, n, depth, gamma)
+    check = TDLambdaCheck(lam)
+    assert_certified([*check.run_exact([instance]), *check.run_ball([instance]), *check.run_ladder([instance])])
+    batch = as_batch(instance)
+    assert_certified([*check.run_float(batch, "float64"), *check.run_float(batch, "torch")])
+
+
+@given(td_instances(exact=True))
+def test_lambda_zero_is_td0_state_for_state(instance: TDInstance) -> None:
+    """Cross-theorem: with λ = 0 the TD(λ) transformer and T1's produce identical Z_l, and so do the references."""
+    bk = ExactBackend()
+    Z0 = bk.asmatrix(instance.Z0)
+    with_lambda = run_transformer(bk, Z0, constructions.td_lambda(instance.d, instance.preconditioners, instance.n, 0))
+    td0 = run_transformer(bk, Z0, constructions.td0(instance.d, instance.preconditioners, instance.n))
+    assert with_lambda == td0
+    blocks = TD0Check()._blocks(bk, instance)
+    assert TDLambdaCheck(0).reference(bk, instance, blocks) == TD0Check().reference(bk, instance, blocks)
+
+
+@given(td_instances(exact=True, max_depth=0), st.data())
+def test_weight_tied_stack_equals_untied_stack(instance: TDInstance, data: st.DataObject) -> None:
+    """One layer applied L times is the untied stack with L equal layers, exactly, and it is TD(λ) with C_l = C."""
+    d, n = instance.d, instance.n
+    lam = data.draw(lambdas(exact=True), label="lam")
+    depth = data.draw(st.integers(0, 4), label="L")
+    C = data.draw(matrices((d, d), exact=True), label="C")
+    bk = ExactBackend()
+    Z0 = bk.asmatrix(instance.Z0)
+    looped = tied(constructions.td_lambda(d, [C], n, lam)[0], depth)
+    assert run_transformer(bk, Z0, looped) == run_transformer(bk, Z0, constructions.td_lambda(d, [C] * depth, n, lam))
+    check = TDLambdaCheck(lam, construction=lambda d, Cs, n: tied(constructions.td_lambda(d, [C], n, lam)[0], len(Cs)))
+    assert_certified(check.run_exact([TDInstance(instance.Z0, (C,) * depth)]))
+
+
+@given(st.integers(1, 8), st.integers(1, 3), lambdas(exact=True), st.data())
+def test_traces_are_the_backward_view_recursion(n: int, d: int, lam: Fraction, data: st.DataObject) -> None:
+    """The coefficients the reference and the mask share are those of e_i = λ e_{i−1} + φ_i, e_{−1} = 0."""
+    phi = data.draw(matrices((d, n), exact=True), label="features")
+    bk = ExactBackend()
+    expected, trace = [], np.array([Fraction(0)] * d, dtype=object)
+    for i in range(n):
+        trace = lam * trace + phi[:, i]
+        expected.append(trace)
+    assert eligibility_traces(bk, bk.asmatrix(phi), lam) == bk.asmatrix(np.stack(expected, axis=1))
+
+
+def test_mask_of_the_spec() -> None:
+    """n = 3: rows (1,0,0,0), (λ,1,0,0), (λ²,λ,1,0), (0,0,0,0) (THEOREMS.md §T1a, background §2)."""
+    lam = Fraction(1, 3)
+    expected = [[1, 0, 0, 0], [lam, 1, 0, 0], [lam**2, lam, 1, 0], [0, 0, 0, 0]]
+    assert td_lambda_mask(3, lam).dense().tolist() == expected
+
+
+def test_lambda_outside_unit_interval_is_rejected() -> None:
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="lam"):
+            TDLambdaCheck(bad)
+        with pytest.raises(ValueError, match="lam"):
+            constructions.td_lambda(1, [np.eye(1)], 2, bad)

@@ -1,0 +1,150 @@
+"""T1b — the forward pass of a linear transformer implements batch residual gradient.
+
+Source: [W25a] J. Wang, E. Blaser, H. Daneshmand, S. Zhang, *Transformers Can Learn Temporal Difference
+Methods for In-Context Reinforcement Learning*, ICLR 2025, arXiv:2405.13861 (residual-gradient
+construction of its verification).
+
+Statement. Same prompt and mask as T1 (``constructions.residual_gradient``): P_l = e_{2d}e_{2d}ᵀ and
+Q_l[0:2d, 0:2d] = [[−C_lᵀ, C_lᵀ], [C_lᵀ, −C_lᵀ]], any real C_l. With batch residual gradient
+w_0 = 0, w_{l+1} = w_l + (1/n) C_l Σ_{i<n} δ_i(w_l) (φ_i − γφ'_i) — gradient descent on
+(1/2n) Σ_i δ_i(w)² preconditioned by C_l — for every l:
+  1. rows 0..2d−1 of Z_l equal those of Z_0;
+  2. Z_l[2d, i] = δ_i(w_l) = r_i + wᵀγφ'_i − wᵀφ_i for i < n;
+  3. Z_l[2d, n] = −φ_qᵀ w_l.
+
+How it is checked: as T1 (exact, balls, mpmath ladder, float64 and batched torch inductive step within
+running error bounds; docs/theorems/residual_gradient.md). Residual-gradient iterates grow by orders
+of magnitude over 40 layers in the published setting; the running bound scales with them, and
+``test_growing_iterates_within_the_derived_bound`` shows it on such instances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from icrl_verify import constructions
+from icrl_verify.algorithms import batch_residual_gradient
+from icrl_verify.arith import ExactBackend, Float64Backend, cuda_available
+from icrl_verify.attention import run_transformer, tied
+from icrl_verify.checks.td_family import TDInstance
+from icrl_verify.checks.td_variants import ResidualGradientCheck, grid_instance
+from icrl_verify.prompts import td_prompt
+from icrl_verify.strategies import as_batch, matrices, td_instances
+from icrl_verify.testing import assert_certified
+
+CHECK = ResidualGradientCheck()
+EDGES = [(1, 1, 0, Fraction(0)), (1, 1, 3, Fraction(0)), (2, 1, 2, Fraction(1, 2))]
+"""(d, n, L, γ) edge configurations run on every backend."""
+
+
+@given(td_instances(exact=True))
+def test_exact_equality_at_every_layer(instance: TDInstance) -> None:
+    assert_certified(CHECK.run_exact([instance]))
+
+
+@settings(max_examples=8)
+@given(td_instances(exact=True, max_n=5, max_depth=3))
+def test_rigorous_balls_contain_zero(instance: TDInstance) -> None:
+    assert_certified(CHECK.run_ball([instance]))
+
+
+@settings(max_examples=4)
+@given(td_instances(exact=True, max_n=4, max_depth=2))
+def test_mpmath_error_falls_with_precision(instance: TDInstance) -> None:
+    assert_certified(CHECK.run_ladder([instance]))
+
+
+@given(td_instances(exact=False))
+def test_float64_inductive_step_within_running_bound(instance: TDInstance) -> None:
+    assert_certified(CHECK.run_float(as_batch(instance), "float64"))
+
+
+@settings(max_examples=2)
+@given(st.integers(0, 2**32 - 1))
+def test_torch_batched_tasks(seed: int) -> None:
+    batch = ResidualGradientCheck(float_n=30, float_depth=10).sample_float(np.random.default_rng(seed), 256)
+    assert_certified(CHECK.run_float(batch, "torch"))
+
+
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
+def test_torch_cuda_batched() -> None:
+    batch = ResidualGradientCheck(float_n=30, float_depth=10).sample_float(np.random.default_rng(0), 1000)
+    assert_certified(CHECK.run_float(batch, "torch", device="cuda"))
+
+
+def growth(check: ResidualGradientCheck, batch: TDInstance) -> float:
+    """max |w_L| / max |w_1| of the float64 reference over the batch."""
+    bk = Float64Backend()
+    ws = check.reference(bk, batch, check._blocks(bk, batch))
+    return float(np.max(np.abs(ws[-1])) / np.max(np.abs(ws[1])))
+
+
+def test_growing_iterates_within_the_derived_bound() -> None:
+    """The published setting (d = 3, n = 100, L = 40) with C_l = I + 0.2·G_l: the iterates grow by
+    orders of magnitude, so do the absolute float64 errors, and the running bound follows them."""
+    batch = CHECK.sample_float(np.random.default_rng(0), 32)
+    assert growth(CHECK, batch) > 1e6
+    results = CHECK.run_float(batch, "float64")
+    assert_certified(results)
+    assert max(r.worst_error or 0.0 for r in results) > 1e-9  # far above 1e-16 absolute, yet certified
+
+
+@pytest.mark.parametrize(("d", "n", "depth", "gamma"), EDGES)
+def test_edges_on_every_backend(d: int, n: int, depth: int, gamma: Fraction) -> None:
+    """d = 1, n = 1, L = 0, γ = 0, whatever Hypothesis happens to draw."""
+    instance = grid_instance(np.random.default_rng(depth), d, n, depth, gamma)
+    assert_certified([*CHECK.run_exact([instance]), *CHECK.run_ball([instance]), *CHECK.run_ladder([instance])])
+    batch = as_batch(instance)
+    assert_certified([*CHECK.run_float(batch, "float64"), *CHECK.run_float(batch, "torch")])
+
+
+@given(td_instances(exact=True, max_depth=0), st.data())
+def test_weight_tied_stack_equals_untied_stack(instance: TDInstance, data: st.DataObject) -> None:
+    """One layer applied L times is the untied stack with L equal layers, exactly, and it is RG with C_l = C."""
+    d, n = instance.d, instance.n
+    depth = data.draw(st.integers(0, 4), label="L")
+    C = data.draw(matrices((d, d), exact=True), label="C")
+    bk = ExactBackend()
+    Z0 = bk.asmatrix(instance.Z0)
+    looped = tied(constructions.residual_gradient(d, [C], n)[0], depth)
+    untied = constructions.residual_gradient(d, [C] * depth, n)
+    assert run_transformer(bk, Z0, looped) == run_transformer(bk, Z0, untied)
+    check = ResidualGradientCheck(lambda d, Cs, n: tied(constructions.residual_gradient(d, [C], n)[0], len(Cs)))
+    assert_certified(check.run_exact([TDInstance(instance.Z0, (C,) * depth)]))
+
+
+def test_worked_example() -> None:
+    """d = 1, n = 2, C = 1, φ = (1, 2), γφ' = (1, 1/2), r = (1, −1), φ_q = 3: w_1 = −3/4, w_2 = −21/32;
+    the last row after layers 1 and 2 is (1, 1/8, 9/4) and (1, −1/64, 63/32)."""
+    F = Fraction
+    Z0 = td_prompt(
+        np.array([[F(1)], [F(2)]], dtype=object),
+        np.array([[F(2)], [F(1)]], dtype=object),
+        np.array([F(1), F(-1)], dtype=object),
+        np.array([F(3)], dtype=object),
+        F(1, 2),
+    )
+    one = np.array([[F(1)]], dtype=object)
+    bk = ExactBackend()
+    states = run_transformer(bk, bk.asmatrix(Z0), constructions.residual_gradient(1, [one] * 2, n=2))
+    last_rows = [[F(int(states[l][2, j].p), int(states[l][2, j].q)) for j in range(3)] for l in (1, 2)]
+    assert last_rows == [[1, F(1, 8), F(9, 4)], [1, F(-1, 64), F(63, 32)]]
+
+
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        (lambda: constructions.residual_gradient(2, [np.full((2, 2), np.nan)], 3), "preconditioners"),
+        (lambda: constructions.residual_gradient(2, [np.eye(2)], 0), "n"),
+        (lambda: batch_residual_gradient(np.zeros((3, 2)), np.zeros((3, 2)), np.zeros(3), 1.0, [np.eye(2)]), "gamma"),
+    ],
+)
+def test_bad_input_names_the_argument(call: Callable[[], object], argument: str) -> None:
+    with pytest.raises(ValueError, match=f"^{argument}"):
+        call()

@@ -1,0 +1,187 @@
+"""T3 — one linear-attention layer, decoded with chain of thought, implements batch TD.
+
+Source: [X26a] Z. Xie, X. Liu, R. Chandra, S. Zhang, *Convergence and Emergence of In-Context RL with
+Chain of Thought*, arXiv:2605.07123. The paper's text was not available: the token layout and the
+weights below are OUR reconstruction, built to realise the paper's stated claim (CoT steps are batch-TD
+iterations over the fixed context; the error decays geometrically in CoT length down to a floor set
+by the context length). See docs/theorems/cot.md.
+
+Statement. Tokens live in R^{3d+2} with blocks (φ, γφ', r, w, e). Context token i is
+(φ_i, γφ'_i, r_i, 0, 0), the first thought is c_0 = (0, 0, 0, w_0 = 0, 1). Take θ*_CoT(C):
+Q[φ, w] = −I, Q[γφ', w] = +I, Q[r, e] = 1 and P[w, φ] = C (any real d×d C, not necessarily symmetric).
+One layer reads every token so far, Z = [context, c_0, …, c_k] (no mask), and appends
+
+    c_{k+1} = c_k + (1/n) · P · Z · (Zᵀ Q c_k),     n = the number of context tokens.
+
+With batch TD w_{k+1} = w_k + (1/n) C Σ_{i<n} δ_i(w_k) φ_i, w_0 = 0, for every k ≤ K:
+  1. c_k = (0, 0, 0, w_k, 1): the w-block of thought k is the batch-TD iterate w_k (exact);
+  2. ⟨φ_q, w_k⟩ equals the k-layer T1 transformer with C_l = C (exact, cross-theorem): depth L ⇔
+     thoughts K, and K thoughts cost one layer's weights;
+  3. with A_n = (1/n) Σ φ_i(φ_i − γφ'_i)ᵀ and A_n w_n = (1/n) Σ r_i φ_i, w_k − w_n = (I − C A_n)^k (w_0 − w_n)
+     (exact), so the error decays geometrically when ρ(I − C A_n) < 1 (certified exactly by a
+     rational quadratic norm in which I − C A_n contracts);
+  4. statistically, on stationary trajectories of ergodic MRPs the floor ‖w_n − w_TD‖ shrinks like
+     n^(−1/2): the 99% confidence interval of the fitted log–log slope contains −1/2 and excludes 0
+     and −1.
+
+How it is checked (docs/theorems/cot.md, docs/precision.md): exact rational equality at every thought
+(a Schwartz–Zippel certificate: claims 1–2 are polynomial identities of degree ≤ 3K+1), rigorous ball
+containment, an mpmath precision ladder, and the inductive step at every thought of the float64 /
+batched-torch reference trajectory within running error bounds. Hypothesis covers d = 1, n = 1, K = 0,
+γ = 0, non-symmetric C, arbitrary contexts and trajectory-shaped ones.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from icrl_verify import constructions, cot
+from icrl_verify.arith import ExactBackend, cuda_available
+from icrl_verify.attention import Head, LinearAttentionWeights, Mask, linear_attention, linear_attention_last
+from icrl_verify.checks.cot import CoTCheck, CoTInstance, cot_instance, floor_fit
+from icrl_verify.checks.td_family import schwartz_zippel_bound
+from icrl_verify.prompts import cot_prompt
+from icrl_verify.strategies import finite_mrps, gammas, matrices, shapes
+from icrl_verify.testing import assert_certified
+
+CHECK = CoTCheck()
+
+
+@st.composite
+def cot_instances(
+    draw: st.DrawFn, exact: bool, max_d: int = 3, max_n: int = 8, max_thoughts: int = 4, from_mrp: bool | None = None
+) -> CoTInstance:
+    """A context, a query, a non-symmetric C and K thoughts: arbitrary entries, or the transitions of an
+    MRP trajectory (float) / a trajectory-shaped context φ'_i = φ_{i+1} (exact)."""
+    d, n, K = draw(shapes(max_d, max_n, max_thoughts), label="shape")
+    use_mrp = draw(st.booleans(), label="from_mrp") if from_mrp is None else from_mrp
+    gamma = draw(gammas(exact), label="gamma")
+    if use_mrp and not exact:
+        task = draw(finite_mrps(max_d=d), label="mrp")
+        d = task.dim
+        states = task.trajectory(n, np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="traj_seed")))
+        phi, phi_next, r = task.transitions(states)
+        query: Any = task.features[states[-1]]
+    else:
+        phi = draw(matrices((n, d), exact), label="features")
+        phi_next = draw(matrices((n, d), exact), label="next_features")
+        if use_mrp:
+            phi_next = np.concatenate([phi[1:], draw(matrices((1, d), exact), label="last_next")])
+        r = draw(matrices((n,), exact), label="rewards")
+        query = draw(matrices((d,), exact), label="query")
+    C = draw(matrices((d, d), exact), label="C")
+    return cot_instance(phi, phi_next, r, query, gamma if exact else float(gamma), C, K)
+
+
+@given(cot_instances(exact=True))
+def test_exact_equality_at_every_thought(instance: CoTInstance) -> None:
+    assert_certified(CHECK.run_exact([instance]))
+
+
+@settings(max_examples=6)
+@given(cot_instances(exact=True, max_n=5, max_thoughts=3))
+def test_rigorous_balls_contain_zero(instance: CoTInstance) -> None:
+    assert_certified(CHECK.run_ball([instance]))
+
+
+@settings(max_examples=3)
+@given(cot_instances(exact=True, max_n=4, max_thoughts=2))
+def test_mpmath_error_falls_with_precision(instance: CoTInstance) -> None:
+    assert_certified(CHECK.run_ladder([instance]))
+
+
+@given(cot_instances(exact=False))
+def test_float64_inductive_step_within_running_bound(instance: CoTInstance) -> None:
+    assert_certified(CHECK.run_float(instance.as_batch(), "float64"))
+
+
+@settings(max_examples=2)
+@given(st.integers(0, 2**32 - 1))
+def test_torch_batched_thousand_tasks(seed: int) -> None:
+    batch = CoTCheck(float_n=30, float_thoughts=10).sample_float(np.random.default_rng(seed), 1000)
+    assert_certified(CHECK.run_float(batch, "torch"))
+
+
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
+def test_torch_cuda_batched() -> None:
+    batch = CoTCheck(float_n=30, float_thoughts=10).sample_float(np.random.default_rng(0), 1000)
+    assert_certified(CHECK.run_float(batch, "torch", device="cuda"))
+
+
+@settings(max_examples=3)
+@given(st.integers(0, 2**32 - 1))
+def test_geometric_decay_certified_exactly(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    results = CHECK.run_decay([CHECK.sample_decay(rng) for _ in range(4)])
+    assert_certified(results)
+    assert results[0].instances == 4
+
+
+def test_floor_shrinks_like_inverse_sqrt_of_context_length() -> None:
+    fit = floor_fit(np.random.default_rng(2026), seeds=200)
+    assert fit.passes(), fit.summary()
+
+
+def test_default_certificate_sampler_has_negligible_false_pass_probability() -> None:
+    rng = np.random.default_rng(1)
+    instances = [CHECK.sample_exact(rng) for _ in range(20)]
+    assert_certified(CHECK.run_exact(instances))
+    assert schwartz_zippel_bound(CHECK.thoughts, 20) < 1e-40
+
+
+@settings(max_examples=10)
+@given(
+    st.integers(1, 3).flatmap(
+        lambda d: st.tuples(
+            st.just(d),
+            st.integers(1, 4),
+            st.integers(0, 3),
+            matrices((3 * d + 2, 3 * d + 2), exact=True),
+            matrices((3 * d + 2, 3 * d + 2), exact=True),
+        )
+    ),
+    st.data(),
+)
+def test_decoding_step_is_the_last_column_of_the_generic_layer(
+    sizes: tuple[int, int, int, Any, Any], data: st.DataObject
+) -> None:
+    """linear_attention_last(Z, P, Q, n) = column N−1 of linear_attention with every column a source,
+    for any P, Q and any N = n + 1 + k: the dense mask (N−1)/n · I turns the layer's 1/(N−1) into 1/n."""
+    d, n, k, P, Q = sizes
+    rows, cols = 3 * d + 2, n + 1 + k
+    Z = data.draw(matrices((rows, cols), exact=True), label="Z")
+    bk = ExactBackend()
+    mask = np.empty((cols, cols), dtype=object)
+    mask[...] = Fraction(0)
+    for j in range(cols):
+        mask[j, j] = Fraction(cols - 1, n)
+    layer = LinearAttentionWeights((Head(P, Q, Mask(cols - 1, mask)),))
+    full = linear_attention(bk, bk.asmatrix(Z), layer)
+    last = bk.block(full, slice(None), slice(cols - 1, cols))
+    assert linear_attention_last(bk, bk.asmatrix(Z), P, Q, n) == last
+
+
+def test_worked_example_matches_t1() -> None:
+    """The T1 worked example of THEOREMS.md (d = 1, n = 2, C = 1, φ = (1, 2), φ' = (2, 1), γ = 1/2,
+    r = (1, −1), φ_q = 3): thoughts carry w = −1/2, −1/4, −3/8, so ⟨φ_q, w_k⟩ = −3/2, −3/4, −9/8,
+    the negated query entries (3/2, 3/4, 9/8) of the three-layer T1 transformer."""
+    F = Fraction
+    Z0 = cot_prompt(
+        np.array([[F(1)], [F(2)]], dtype=object),
+        np.array([[F(2)], [F(1)]], dtype=object),
+        np.array([F(1), F(-1)], dtype=object),
+        F(1, 2),
+    )
+    bk = ExactBackend()
+    Z = cot.generate(bk, bk.asmatrix(Z0), constructions.cot_td(1, np.array([[F(1)]], dtype=object)), 3)
+    tokens = [[F(int(Z[i, 2 + k].p), int(Z[i, 2 + k].q)) for i in range(5)] for k in range(4)]
+    assert tokens == [[0, 0, 0, 0, 1], [0, 0, 0, F(-1, 2), 1], [0, 0, 0, F(-1, 4), 1], [0, 0, 0, F(-3, 8), 1]]
+    three = bk.asmatrix(np.array([[F(3)]], dtype=object))
+    values = [cot.value(bk, three, cot.read_weights(bk, cot.thought(bk, Z, k, 2)))[0, 0] for k in (1, 2, 3)]
+    assert [F(int(v.p), int(v.q)) for v in values] == [F(-3, 2), F(-3, 4), F(-9, 8)]
