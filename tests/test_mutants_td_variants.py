@@ -83,7 +83,8 @@ def head1_selects_accumulator_row(d: int, Cs: Sequence[Any], n: int) -> Layers:
 
 
 def projection_negated(d: int, Cs: Sequence[Any], n: int) -> Layers:
-    return [replace(layer, out=-layer.out) for layer in constructions.average_reward_td(d, Cs, n)]
+    negated = -constructions.average_reward_projection(d)
+    return [replace(layer, out=negated) for layer in constructions.average_reward_td(d, Cs, n)]
 
 
 def _negated_readout(**sizes: Any) -> AverageRewardCheck:

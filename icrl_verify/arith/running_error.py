@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+import numpy as np
 from numpy.typing import NDArray
 
 from icrl_verify.arith.base import Backend, Certifies, Scalar, to_fraction
@@ -169,7 +170,9 @@ class RunningErrorBackend(Backend[Tracked[A]]):
     def exp(self, a: Tracked[A]) -> Tracked[A]:
         ib = self.inner
         value = ib.exp(a.value)
-        local = ib.scale(self._abs(value), 2 * self.gamma(1))
+        # relative 2 ulp, plus an absolute 2^-1073 for a result that underflows to 0 or a subnormal
+        underflow = ib.asmatrix(np.full(ib.shape(value), 2.0**-1073))
+        local = ib.add(ib.scale(self._abs(value), 2 * self.gamma(1)), underflow)
         if a.bound is None:
             return Tracked(value, local, a.depth + 2)
         # exp(x̂ + e) − exp(x̂) ≤ exp(x̂)(exp(e) − 1) ≤ exp(x̂) e exp(e)

@@ -86,7 +86,7 @@ class TheoremCheck(Provable, Generic[I]):
     def prove(self, kinds: Sequence[str], rng: np.random.Generator, budget: float = 1.0) -> list[ClaimResult]:
         out: list[ClaimResult] = []
         for kind in kinds:
-            count = max(1, round(self.counts[kind] * budget))
+            count = max(1, round(self.counts.get(kind, self.counts["torch"]) * budget))
             if kind == "exact" and self.exact_certifiable:
                 out += self.run_exact([self.sample_exact(rng) for _ in range(count)])
             elif kind == "ball":
@@ -131,7 +131,8 @@ class TheoremCheck(Provable, Generic[I]):
             seen = set()
             for pair, verdict, radius in judged:
                 r = res.setdefault(pair.claim, ClaimResult(self.key, pair.claim, "ball"))
-                msg = f"layer {pair.layer}: {verdict} at {prec} bits (radius {radius:.3g})"
+                size = "|lhs - rhs| >=" if verdict == "fail" else "radius"
+                msg = f"layer {pair.layer}: {verdict} at {prec} bits ({size} {radius:.3g})"
                 _fold(r, radius, verdict == "pass", msg, inst, self)
                 seen.add(pair.claim)
             for c in seen:
