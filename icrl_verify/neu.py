@@ -62,7 +62,7 @@ def _task_list(tasks: Tasks) -> list[FiniteMRP]:
         raise ValueError("tasks: expected a FiniteMRP or a non-empty sequence of FiniteMRPs")
     shape = (out[0].num_states, out[0].dim)
     if any((t.num_states, t.dim) != shape for t in out):
-        raise ValueError(f"tasks: every task needs S = {shape[0]} states and d = {shape[1]} features (one prompt shape)")
+        raise ValueError(f"tasks: every task needs S = {shape[0]} states and d = {shape[1]} features")
     return out
 
 
@@ -117,7 +117,8 @@ def _differentiable_values(
 
 
 def _flat(grads: Sequence[torch.Tensor], lead: int) -> FloatArray:
-    return np.asarray(torch.cat([g.reshape(*g.shape[:lead], -1) for g in grads], dim=-1).detach().cpu().double().numpy())
+    flat = torch.cat([g.reshape(*g.shape[:lead], -1) for g in grads], dim=-1)
+    return np.asarray(flat.detach().cpu().double().numpy())
 
 
 def value_gradients(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -9,6 +11,21 @@ import torch
 from numpy.typing import NDArray
 
 from icrl_verify.arith.base import Backend, Certifies, Scalar
+
+
+@contextmanager
+def intra_op_threads(count: int) -> Iterator[None]:
+    """Run a block with ``count`` torch intra-op threads (restored afterwards).
+
+    The batched checks parallelise over chunks of tasks instead: on small per-task matrices intra-op
+    threads only add synchronisation, and they oversubscribe the cores the chunk workers use.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def cuda_available() -> bool:

@@ -15,7 +15,7 @@ from icrl_verify.arith.base import Backend
 from icrl_verify.arith.exact import ExactBackend
 from icrl_verify.arith.float64 import Float64Backend
 from icrl_verify.arith.running_error import RunningErrorBackend
-from icrl_verify.arith.torch_backend import TorchBackend
+from icrl_verify.arith.torch_backend import TorchBackend, intra_op_threads
 from icrl_verify.certify import (
     ClaimPair,
     ClaimResult,
@@ -167,7 +167,7 @@ class TheoremCheck(Provable, Generic[I]):
         threads (default: one per core); numpy and torch release the GIL in their kernels.
         """
         pieces = self.chunks(batch, chunk)
-        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        with intra_op_threads(1), ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
             parts = list(pool.map(lambda piece: self._run_float_piece(piece, kind, device), pieces))
         return merge_results(parts)
 

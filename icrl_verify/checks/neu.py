@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -51,12 +51,13 @@ CLAIM_CONTRAST = "NEU away from 0 off theta*, smaller step converges"
 CLAIM_FEATURES = "uniform expected TD converges iff rho(I - CA/S) < 1"
 CLAIM_GRADIENT = "autograd NEU = exact forward-mode derivative"
 
-DEPTHS = (1, 2, 5, 10, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200)
-"""Depth grid of the limit and contrast claims."""
-FIT_FROM = 40
-"""The rate is fitted over grid depths L >= FIT_FROM (NEU is not monotone for small L) ..."""
+DEPTHS = (1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 140, 160, 180, 200)
+"""Depth grid of the limit claim (dense enough for three fit points at every γ in [0.5, 0.9])."""
 FIT_FLOOR = 1e-10
-"""... and with (contraction factor)^L >= FIT_FLOOR, five orders above the ~1e-15 float64 floor of the TD residual."""
+"""Rates are fitted where (predicted rate)^L ≥ FIT_FLOOR, five orders above the ~1e-15 float64 floor of
+the TD residual, over the second half of those depths (NEU is not monotone for small L)."""
+GAMMA_RANGE = (0.5, 0.9)
+"""Discounts of the limit claim: γ ≤ 0.9 reaches 1e-6 by L = 200; γ ≥ 0.5 leaves three fit points on the grid."""
 NEU_TARGET = 1e-6
 """NEU_TD and NEU_MC at θ*_200 must be below this on every task (γ ≤ 0.9)."""
 RATE_TOLERANCE = 0.1
@@ -64,9 +65,11 @@ RATE_TOLERANCE = 0.1
 GRADIENT_SETTLED = 1e-3
 """max_s ‖∇TF_L(s)‖ at the last two grid depths agree to this relative tolerance (a bounded, converging sequence)."""
 CONTRAST_DEPTHS = (40, 80, 120, 160, 200)
-"""Depths of the contrast claim."""
-AWAY_FROM_ZERO = 1e-2
-"""Off θ*, the multi-task NEU_TD and NEU_MC stay above this at every contrast depth."""
+"""Depths at which the perturbed θ must keep its NEU away from zero."""
+SMALL_STEP_DEPTHS = tuple(range(20, 201, 20))
+"""Depths of the smaller-step curve (three fit points for every predicted rate in [0.75, 0.95])."""
+AWAY_FROM_ZERO = 1e-3
+"""Off θ*, the multi-task NEU_TD and NEU_MC stay above this (three orders above the 1e-6 θ*_200 meets)."""
 SMALL_STEP = 0.5
 """The contrast's smaller positive step: C = 0.5·S·I."""
 FLOAT_DIGITS = (7, 15)
@@ -78,7 +81,9 @@ EXACT_GRID = 32
 # --- tasks and perturbed constructions ----------------------------------------------------------
 
 
-def sample_tasks(rng: np.random.Generator, count: int, num_states: int, gammas: tuple[float, float] = (0.8, 0.9)) -> list[mrp.FiniteMRP]:
+def sample_tasks(
+    rng: np.random.Generator, count: int, num_states: int, gammas: tuple[float, float] = GAMMA_RANGE
+) -> list[mrp.FiniteMRP]:
     """Tabular tasks from the three generators in turn (random dense, loop, Boyan chain), γ ~ U(gammas)."""
     families = (mrp.random_mrp, mrp.loop_mrp, mrp.boyan_chain)
     return [
@@ -239,7 +244,8 @@ def check_bound_float(construction: Construction, tasks: Sequence[mrp.FiniteMRP]
             out = linear_attention(bk, bk.exact_input(Z), layers[l])
             local = bk.certified_bound(out)
             new_Z = out.value
-            if not (np.all(np.isfinite(new_Z)) and np.all(np.isfinite(local))) or not np.array_equal(new_Z[:, : 2 * S, :], fixed):
+            finite = np.all(np.isfinite(new_Z)) and np.all(np.isfinite(local))
+            if not finite or not np.array_equal(new_Z[:, : 2 * S, :], fixed):
                 res.record(float("inf"), False, f"task {k}, layer {l}: feature rows changed or a value overflowed")
                 ok = False
                 break
@@ -309,11 +315,15 @@ def neu_curve(
     return NEUCurve(tuple(depths), td, mc, mtd, mmc, err, grad)
 
 
-def fitted_rate(depths: Sequence[int], values: FloatArray, contraction: float) -> tuple[float, tuple[int, int]]:
-    """Geometric rate exp(b) of the least-squares line log NEU ≈ a + bL over grid depths with
-    L ≥ FIT_FROM and contraction^L ≥ FIT_FLOOR; returns (rate, (first, last) depth used)."""
+def fitted_rate(depths: Sequence[int], values: FloatArray, predicted: float) -> tuple[float, tuple[int, int]]:
+    """Geometric rate exp(b) of the least-squares line log value ≈ a + bL, fitted over the depths L with
+    L_hi/2 ≤ L ≤ L_hi, L_hi = min(max depth, log(FIT_FLOOR)/log(predicted)) (all depths ≥ max/2 when
+    predicted ≥ 1). Returns (rate, (first, last) depth used); NaN with fewer than three usable points."""
     L = np.asarray(depths, dtype=np.float64)
-    use = (L >= FIT_FROM) & (contraction**L >= FIT_FLOOR) & np.isfinite(values) & (values > 0)
+    hi = float(L.max())
+    if 0 < predicted < 1:
+        hi = min(hi, np.log(FIT_FLOOR) / np.log(predicted))
+    use = (hi / 2 <= L) & (hi >= L) & np.isfinite(values) & (values > 0)
     if use.sum() < 3:
         return float("nan"), (0, 0)
     slope = np.polyfit(L[use], np.log(values[use]), 1)[0]
@@ -324,9 +334,8 @@ def rate_agrees(rate: float, predicted: float) -> bool:
     """|rate − predicted| ≤ 10%·predicted and |log rate − log predicted| ≤ 10%·|log predicted|."""
     if not (np.isfinite(rate) and rate > 0 and 0 < predicted < 1):
         return False
-    return abs(rate - predicted) <= RATE_TOLERANCE * predicted and abs(np.log(rate / predicted)) <= RATE_TOLERANCE * abs(
-        np.log(predicted)
-    )
+    close = abs(rate - predicted) <= RATE_TOLERANCE * predicted
+    return bool(close and abs(np.log(rate / predicted)) <= RATE_TOLERANCE * abs(np.log(predicted)))
 
 
 def check_limit(
@@ -336,14 +345,18 @@ def check_limit(
     within 10% of γ (rate and exponent), and max_s‖∇TF_L(s)‖ settled (last two grid depths agree to 1e-3).
 
     worst_error = the largest NEU at L = 200."""
+    if any(not GAMMA_RANGE[0] <= t.gamma <= GAMMA_RANGE[1] for t in tasks):
+        raise ValueError(f"tasks: the limit claim needs gamma in {list(GAMMA_RANGE)} (see docs/theorems/neu.md)")
     res = ClaimResult(KEY, CLAIM_LIMIT, "torch")
     curve = neu_curve(construction, tasks, DEPTHS, updates)
     last = len(DEPTHS) - 1
     for k, task in enumerate(tasks):
         for name, series in (("NEU_TD", curve.td[:, k]), ("NEU_MC", curve.mc[:, k])):
-            res.record(float(series[last]), bool(series[last] < NEU_TARGET), f"task {k}: {name}(L = 200) = {series[last]:.3g}")
+            msg = f"task {k}: {name}(L = 200) = {series[last]:.3g}"
+            res.record(float(series[last]), bool(series[last] < NEU_TARGET), msg)
             rate, used = fitted_rate(DEPTHS, series, task.gamma)
-            res.record(None, rate_agrees(rate, task.gamma), f"task {k}: {name} rate {rate:.4g} over L in {used}, gamma = {task.gamma:.4g}")
+            msg = f"task {k}: {name} rate {rate:.4g} over L in {used}, gamma = {task.gamma:.4g}"
+            res.record(None, rate_agrees(rate, task.gamma), msg)
         g = curve.gradient[:, k]
         settled = bool(np.all(np.isfinite(g)) and abs(g[last] - g[last - 1]) <= GRADIENT_SETTLED * g[last])
         res.record(None, settled, f"task {k}: max grad norm {g[last - 1]:.6g} -> {g[last]:.6g} has not settled")
@@ -369,7 +382,7 @@ def contrast_constructions(rng: np.random.Generator) -> dict[str, Construction]:
 
 
 def check_contrast(tasks: Sequence[mrp.FiniteMRP], rng: np.random.Generator) -> ClaimResult:
-    """Claim 3: off θ* the multi-task NEU_TD and NEU_MC stay above 1e-2 at L = 40, 80, …, 200 (a
+    """Claim 3: off θ* the multi-task NEU_TD and NEU_MC stay above 1e-3 at L = 40, 80, …, 200 (a
     float64 overflow is a divergence and counts as away from zero); with the smaller step
     C = 0.5·S·I the NEU still vanishes, at the fitted rate 1 − 0.5(1 − γ) within 10%.
 
@@ -382,15 +395,19 @@ def check_contrast(tasks: Sequence[mrp.FiniteMRP], rng: np.random.Generator) -> 
         for label, series in (("NEU_TD", curve.multi_td), ("NEU_MC", curve.multi_mc)):
             away = np.where(np.isfinite(series), series, np.inf)
             smallest = min(smallest, float(np.min(away)))
-            res.record(None, bool(np.all(away >= AWAY_FROM_ZERO)), f"{name}: {label} = {np.min(away):.3g} < {AWAY_FROM_ZERO}")
+            msg = f"{name}: {label} = {np.min(away):.3g} < {AWAY_FROM_ZERO}"
+            res.record(None, bool(np.all(away >= AWAY_FROM_ZERO)), msg)
     res.worst_error = smallest
-    small = neu_curve(lambda S, L: value_iteration_layers(S, L, step=SMALL_STEP), tasks, depths, gradients=False)
+    small = neu_curve(
+        lambda S, L: value_iteration_layers(S, L, step=SMALL_STEP), tasks, SMALL_STEP_DEPTHS, gradients=False
+    )
     for k, task in enumerate(tasks):
         predicted = 1 - SMALL_STEP * (1 - task.gamma)
         for label, series in (("NEU_TD", small.td[:, k]), ("NEU_MC", small.mc[:, k])):
-            rate, used = fitted_rate(depths, series, predicted)
+            rate, used = fitted_rate(SMALL_STEP_DEPTHS, series, predicted)
             converging = rate_agrees(rate, predicted) and rate < 1
-            res.record(None, converging, f"C = 0.5 S I, task {k}: {label} rate {rate:.4g} over L in {used}, predicted {predicted:.4g}")
+            msg = f"C = 0.5 S I, task {k}: {label} rate {rate:.4g} over L in {used}, predicted {predicted:.4g}"
+            res.record(None, converging, msg)
         res.instances += 1
     return res
 
@@ -426,7 +443,8 @@ def divergent_instance() -> FeatureInstance:
     """Two states, φ = (1, 2), state 0 → 1, state 1 → 1 w.p. 0.95 (→ 0 w.p. 0.05), γ = 0.9, C = S·I:
     Φᵀ(I − γP)Φ = −0.31 < 0, so ρ > 1 for every positive step (yet ΦᵀD(γP − I)Φ < 0 under μ)."""
     P = np.array([[0.0, 1.0], [0.05, 0.95]])
-    task = mrp.FiniteMRP(P=P, r=np.array([1.0, 0.5]), gamma=0.9, features=np.array([[1.0], [2.0]]), initial=np.array([0.5, 0.5]))
+    features, uniform = np.array([[1.0], [2.0]]), np.array([0.5, 0.5])
+    task = mrp.FiniteMRP(P=P, r=np.array([1.0, 0.5]), gamma=0.9, features=features, initial=uniform)
     return FeatureInstance(task, 2.0 * np.eye(1))
 
 
@@ -453,20 +471,6 @@ def feature_errors(inst: FeatureInstance, depth: int = FEATURE_DEPTH) -> FloatAr
         return np.array([float(np.max(np.abs(-Z[:, 2 * t.dim, -1] - target))) for Z in states])
 
 
-def fitted_feature_rate(errors: FloatArray, rho: float) -> tuple[float, tuple[int, int]]:
-    """Rate exp(b) of the least-squares line log error ≈ a + bL over the second half of the usable
-    depths: L ≤ 200 with ρ^L ≥ FIT_FLOOR (above the float floor when ρ < 1), L ≥ half of that."""
-    last = len(errors) - 1
-    if rho < 1:
-        last = min(last, int(np.log(FIT_FLOOR) / np.log(rho)))
-    L = np.arange(last // 2, last + 1)
-    e = errors[L]
-    use = np.isfinite(e) & (e > 0)
-    if use.sum() < 3:
-        return float("nan"), (0, 0)
-    return float(np.exp(np.polyfit(L[use], np.log(e[use]), 1)[0])), (int(L[use][0]), int(L[use][-1]))
-
-
 def check_features(instances: Sequence[FeatureInstance]) -> ClaimResult:
     """Claim 4: for each instance the transformer's error max_s|TF_L − φᵀw̄| follows ρ^L, with
     ρ = ρ(I − (1/S)CΦᵀ(I − γP)Φ): the fitted rate is within 10% of ρ and on the same side of 1, and
@@ -477,14 +481,15 @@ def check_features(instances: Sequence[FeatureInstance]) -> ClaimResult:
     for k, inst in enumerate(instances):
         rho = inst.spectral_radius()
         errs = feature_errors(inst)
-        rate, used = fitted_feature_rate(errs, rho)
+        rate, used = fitted_rate(range(len(errs)), errs, rho)
         deviation = abs(rate - rho) / rho if np.isfinite(rate) else float("inf")
         worst = max(worst, deviation)
         same_side = np.isfinite(rate) and (rate < 1) == (rho < 1)
         msg = f"instance {k}: fitted rate {rate:.4g} over L in {used} vs rho = {rho:.4g}"
         res.record(None, bool(deviation <= RATE_TOLERANCE and same_side), msg)
         if rho < 1:
-            res.record(None, bool(errs[-1] < errs[0]), f"instance {k}: rho = {rho:.4g} < 1 but the error grew to {errs[-1]:.3g}")
+            msg = f"instance {k}: rho = {rho:.4g} < 1 but the error grew to {errs[-1]:.3g}"
+            res.record(None, bool(errs[-1] < errs[0]), msg)
         else:
             grew = bool(not np.isfinite(errs[-1]) or errs[-1] >= 1e3 * errs[0])
             res.record(None, grew, f"instance {k}: rho = {rho:.4g} > 1 but the error stayed at {errs[-1]:.3g}")
@@ -522,14 +527,18 @@ def check_gradients(
                 for j, Vj in enumerate(V):
                     norm_v = float(np.linalg.norm(Vj))
                     pairs = [(f"u_TD.V{j}", u.td[0], exact.td[j]), (f"u_MC.V{j}", u.mc[0], exact.mc[j])]
-                    pairs += [(f"grad TF({s}).V{j}", g[0, s], exact.value_derivatives[j][s]) for s in range(task.num_states)]
+                    pairs += [
+                        (f"grad TF({s}).V{j}", g[0, s], exact.value_derivatives[j][s]) for s in range(task.num_states)
+                    ]
                     for name, vec, ex in pairs:
                         scale = max(float(np.linalg.norm(vec)) * norm_v, 1e-300)
                         err = abs(Fraction(float(vec @ Vj)) - ex) / Fraction(scale)
                         logs.setdefault(name, []).append(float(np.log10(float(err))) if err else -np.inf)
             for name, log_errors in logs.items():
                 worst = max(worst, 10.0 ** log_errors[-1])
-                res.record(None, ladder_verdict(log_errors, FLOAT_DIGITS), f"L = {len(layers)}, {name}: log10 relative errors {['%.1f' % e for e in log_errors]} (float32, float64)")
+                shown = ", ".join(f"{e:.1f}" for e in log_errors)
+                msg = f"L = {len(layers)}, {name}: log10 relative errors ({shown}) at float32, float64"
+                res.record(None, ladder_verdict(log_errors, FLOAT_DIGITS), msg)
             res.instances += 1
     res.worst_error = worst
     return res
@@ -558,19 +567,20 @@ class NEUCheck(Provable):
         self.num_states, self.exact_depth, self.float_depth = num_states, exact_depth, float_depth
 
     #: task counts of the default certificate, per claim
-    counts = {"exact": 3, "float64": 6, "torch": 4, "features": 3, "gradient": 2}
+    counts: ClassVar[dict[str, int]] = {"exact": 3, "float64": 6, "torch": 4, "features": 3, "gradient": 2}
 
     def prove(self, kinds: Sequence[str], rng: np.random.Generator, budget: float = 1.0) -> list[ClaimResult]:
         def count(name: str) -> int:
-            return max(1, int(round(self.counts[name] * budget)))
+            return max(1, round(self.counts[name] * budget))
 
         S, out = self.num_states, []
         for kind in kinds:
             if kind == "exact":
-                tasks = [rational_task(t) for t in sample_tasks(rng, count("exact"), S)]
-                out.append(check_bound_exact(self.construction, tasks, self.exact_depth))
+                exact_tasks = [rational_task(t) for t in sample_tasks(rng, count("exact"), S)]
+                out.append(check_bound_exact(self.construction, exact_tasks, self.exact_depth))
             elif kind == "float64":
-                out.append(check_bound_float(self.construction, sample_tasks(rng, count("float64"), S), self.float_depth))
+                float_tasks = sample_tasks(rng, count("float64"), S)
+                out.append(check_bound_float(self.construction, float_tasks, self.float_depth))
                 feats = [divergent_instance()] + [convergent_instance(rng) for _ in range(count("features"))]
                 out.append(check_features(feats))
             elif kind == "torch":
@@ -589,7 +599,8 @@ BENCH_TASKS = 100
 
 
 def bench_neu() -> list[tuple[str, float, str]]:
-    """NEU_TD and NEU_MC with full gradients over every P_l, Q_l: S = d = 10, L = 100, 100 tasks, float64 (target ≤ 30 s)."""
+    """Time NEU_TD and NEU_MC with full gradients over every P_l, Q_l (S = d = 10, L = 100, 100 tasks,
+    float64, torch's default threads; target ≤ 30 s on 2 cores)."""
     rng = np.random.default_rng(0)
     tasks = sample_tasks(rng, BENCH_TASKS, BENCH_STATES)
     layers = value_iteration_layers(BENCH_STATES, BENCH_DEPTH)
