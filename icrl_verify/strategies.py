@@ -82,32 +82,40 @@ def finite_mrps(
     return mrp_module.random_mrp(S, d, gamma, rng, tabular=use_tabular)
 
 
+Context = tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any], Any]
+"""(features (n,d), next_features (n,d), rewards (n,), query (d,), γ) of one prompt."""
+
+
 @st.composite
-def td_instances(
-    draw: st.DrawFn, exact: bool, max_d: int = 3, max_n: int = 8, max_depth: int = 4, from_mrp: bool | None = None
-) -> TDInstance:
-    """A discounted prompt and per-layer preconditioners: either arbitrary real entries or the
-    transitions of an MRP trajectory (φ'_i = φ_{i+1} structure); exact instances use Fractions."""
-    d, n, depth = draw(shapes(max_d, max_n, max_depth), label="shape")
+def contexts(draw: st.DrawFn, exact: bool, d: int, n: int, from_mrp: bool | None = None) -> Context:
+    """A context of n transitions and a query: arbitrary entries, or the transitions of an MRP trajectory
+    (float; the MRP may change d) or a trajectory-shaped context φ'_i = φ_{i+1} (exact)."""
     use_mrp = draw(st.booleans(), label="from_mrp") if from_mrp is None else from_mrp
     gamma = draw(gammas(exact), label="gamma")
     if use_mrp and not exact:
         task = draw(finite_mrps(max_d=d), label="mrp")
-        d = task.dim
         states = task.trajectory(n, np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="traj_seed")))
         phi, phi_next, r = task.transitions(states)
-        query = task.features[states[-1]]
-        Z0 = td_prompt(phi, phi_next, r, query, float(gamma))
-    else:
-        phi = draw(matrices((n, d), exact), label="features")
-        phi_next = draw(matrices((n, d), exact), label="next_features")
-        if use_mrp:  # exact trajectory-shaped prompt: φ'_i = φ_{i+1}
-            phi_next = np.concatenate([phi[1:], draw(matrices((1, d), exact), label="last_next")])
-        r = draw(matrices((n,), exact), label="rewards")
-        query = draw(matrices((d,), exact), label="query")
-        Z0 = td_prompt(phi, phi_next, r, query, gamma)
+        return phi, phi_next, r, task.features[states[-1]], float(gamma)
+    phi = draw(matrices((n, d), exact), label="features")
+    phi_next = draw(matrices((n, d), exact), label="next_features")
+    if use_mrp:
+        phi_next = np.concatenate([phi[1:], draw(matrices((1, d), exact), label="last_next")])
+    r = draw(matrices((n,), exact), label="rewards")
+    query = draw(matrices((d,), exact), label="query")
+    return phi, phi_next, r, query, gamma
+
+
+@st.composite
+def td_instances(
+    draw: st.DrawFn, exact: bool, max_d: int = 3, max_n: int = 8, max_depth: int = 4, from_mrp: bool | None = None
+) -> TDInstance:
+    """A discounted prompt (see :func:`contexts`) and per-layer non-symmetric preconditioners."""
+    d, n, depth = draw(shapes(max_d, max_n, max_depth), label="shape")
+    phi, phi_next, r, query, gamma = draw(contexts(exact, d, n, from_mrp), label="context")
+    d = phi.shape[1]
     Cs = draw(preconditioners(d, depth, exact), label="preconditioners")
-    return TDInstance(Z0, Cs)
+    return TDInstance(td_prompt(phi, phi_next, r, query, gamma), Cs)
 
 
 def as_batch(instance: TDInstance) -> TDInstance:

@@ -47,7 +47,7 @@ from icrl_verify.attention import Head, LinearAttentionWeights, Mask, linear_att
 from icrl_verify.checks.cot import CoTCheck, CoTInstance, cot_instance, floor_fit
 from icrl_verify.checks.td_family import schwartz_zippel_bound
 from icrl_verify.prompts import cot_prompt
-from icrl_verify.strategies import finite_mrps, gammas, matrices, shapes
+from icrl_verify.strategies import contexts, matrices, shapes
 from icrl_verify.testing import assert_certified
 
 CHECK = CoTCheck()
@@ -57,26 +57,12 @@ CHECK = CoTCheck()
 def cot_instances(
     draw: st.DrawFn, exact: bool, max_d: int = 3, max_n: int = 8, max_thoughts: int = 4, from_mrp: bool | None = None
 ) -> CoTInstance:
-    """A context, a query, a non-symmetric C and K thoughts: arbitrary entries, or the transitions of an
-    MRP trajectory (float) / a trajectory-shaped context φ'_i = φ_{i+1} (exact)."""
+    """A context and query (:func:`icrl_verify.strategies.contexts`), a non-symmetric C and K thoughts."""
     d, n, K = draw(shapes(max_d, max_n, max_thoughts), label="shape")
-    use_mrp = draw(st.booleans(), label="from_mrp") if from_mrp is None else from_mrp
-    gamma = draw(gammas(exact), label="gamma")
-    if use_mrp and not exact:
-        task = draw(finite_mrps(max_d=d), label="mrp")
-        d = task.dim
-        states = task.trajectory(n, np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="traj_seed")))
-        phi, phi_next, r = task.transitions(states)
-        query: Any = task.features[states[-1]]
-    else:
-        phi = draw(matrices((n, d), exact), label="features")
-        phi_next = draw(matrices((n, d), exact), label="next_features")
-        if use_mrp:
-            phi_next = np.concatenate([phi[1:], draw(matrices((1, d), exact), label="last_next")])
-        r = draw(matrices((n,), exact), label="rewards")
-        query = draw(matrices((d,), exact), label="query")
+    phi, phi_next, r, query, gamma = draw(contexts(exact, d, n, from_mrp), label="context")
+    d = phi.shape[1]
     C = draw(matrices((d, d), exact), label="C")
-    return cot_instance(phi, phi_next, r, query, gamma if exact else float(gamma), C, K)
+    return cot_instance(phi, phi_next, r, query, gamma, C, K)
 
 
 @given(cot_instances(exact=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any, Literal
 
 import numpy as np
@@ -13,6 +14,10 @@ from icrl_verify.arith.base import Backend, Certifies, Scalar, to_fraction
 
 def to_fmpq(x: Any) -> fmpq:
     """Exact conversion of an int, Fraction or float to ``fmpq``."""
+    if isinstance(x, Fraction):
+        return fmpq(x.numerator, x.denominator)
+    if isinstance(x, int):
+        return fmpq(x)
     f = to_fraction(x)
     return fmpq(f.numerator, f.denominator)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
@@ -193,6 +194,43 @@ class TheoremCheck(Provable, Generic[I]):
         for r in res.values():
             r.instances = count
         return list(res.values())
+
+
+Figure = tuple[str, float, str]
+"""A benchmark figure: (label, value, unit)."""
+
+
+def certification_figures(
+    check: TheoremCheck[Any],
+    batch: Any,
+    tasks: int,
+    label: str,
+    exact_instances: Sequence[Any] = (),
+    exact_label: str = "",
+) -> list[Figure]:
+    """Time the batched float64 and torch certification of ``batch`` (``tasks`` instances) and, if given,
+    exact certificates per second; raise if any claim fails (a benchmark of a failing check is meaningless)."""
+    figures: list[Figure] = []
+    runs: list[tuple[str, Callable[[], list[ClaimResult]]]] = [
+        (kind, partial(check.run_float, batch, kind)) for kind in ("float64", "torch")
+    ]
+    if exact_instances:
+        runs.append(("exact", partial(check.run_exact, exact_instances)))
+    for kind, run in runs:
+        start = time.perf_counter()
+        results = run()
+        seconds = time.perf_counter() - start
+        failed = [r.detail for r in results if not r.passed]
+        if failed:
+            raise RuntimeError(f"{check.key} failed on {kind} during the benchmark: {failed}")
+        if kind == "exact":
+            figures.append((f"exact: certificates per second ({exact_label})", len(exact_instances) / seconds, "1/s"))
+        else:
+            figures += [
+                (f"{kind}: certify {label}, {tasks} tasks", seconds, "s"),
+                (f"{kind}: certified tasks per second", tasks / seconds, "tasks/s"),
+            ]
+    return figures
 
 
 def merge_results(parts: Sequence[Sequence[ClaimResult]]) -> list[ClaimResult]:

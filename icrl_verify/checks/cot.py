@@ -24,7 +24,7 @@ from icrl_verify.arith.float64 import Float64Backend
 from icrl_verify.arith.running_error import RunningErrorBackend
 from icrl_verify.attention import linear_attention, run_transformer
 from icrl_verify.certify import ClaimPair, ClaimResult
-from icrl_verify.checks.base import TheoremCheck
+from icrl_verify.checks.base import Figure, TheoremCheck, certification_figures
 from icrl_verify.checks.td_family import TD0Check, rational_grid
 from icrl_verify.mrp import FiniteMRP, boyan_chain
 from icrl_verify.prompts import cot_prompt, split_td_prompt, td_prompt
@@ -505,30 +505,16 @@ def _t1_value(bk: Backend[M], Z: M, d: int, n: int) -> M:
     return bk.neg(bk.block(Z, slice(2 * d, 2 * d + 1), slice(n, n + 1)))
 
 
-def bench_cot(tasks: int = 2000, exact_certificates: int = 100) -> list[tuple[str, float, str]]:
+def bench_cot(tasks: int = 2000, exact_certificates: int = 100) -> list[Figure]:
     """Throughput of T3 certification (float: d = 3, n = 100, K = 40; exact: d = 3, n = 20, K = 8),
     uncertified decoding of a long context, and the floor fit of the default certificate."""
     check = CoTCheck()
     rng = np.random.default_rng(0)
     batch = check.sample_float(rng, tasks)
-    figures: list[tuple[str, float, str]] = []
-    for kind in ("float64", "torch"):
-        start = time.perf_counter()
-        results = check.run_float(batch, kind)
-        seconds = time.perf_counter() - start
-        if not all(r.passed for r in results):
-            raise RuntimeError(f"T3 failed on {kind} during the benchmark: {[r.detail for r in results]}")
-        figures += [
-            (f"{kind}: certify 4 claims x 41 thoughts, {tasks} tasks (d=3, n=100, K=40)", seconds, "s"),
-            (f"{kind}: certified tasks per second", tasks / seconds, "tasks/s"),
-        ]
-    instances = [check.sample_exact(rng) for _ in range(exact_certificates)]
-    start = time.perf_counter()
-    if not all(r.passed for r in check.run_exact(instances)):
-        raise RuntimeError("T3 failed on the exact backend during the benchmark")
-    seconds = time.perf_counter() - start
-    label = f"exact: certificates per second (d=3, n=20, K=8, {exact_certificates} instances)"
-    figures.append((label, exact_certificates / seconds, "1/s"))
+    exact = [check.sample_exact(rng) for _ in range(exact_certificates)]
+    figures = certification_figures(
+        check, batch, tasks, "4 claims x 41 thoughts (d=3, n=100, K=40)", exact, "d=3, n=20, K=8"
+    )
     n = 10_000
     Z0 = cot_prompt(rng.standard_normal((n, 4)), rng.standard_normal((n, 4)), rng.standard_normal(n), 0.9)
     start = time.perf_counter()

@@ -18,7 +18,7 @@ from icrl_verify.arith.float64 import Float64Backend
 from icrl_verify.arith.running_error import RunningErrorBackend
 from icrl_verify.attention import LinearAttentionWeights, linear_attention, run_transformer
 from icrl_verify.certify import ClaimPair
-from icrl_verify.checks.base import TheoremCheck
+from icrl_verify.checks.base import Figure, TheoremCheck, certification_figures
 from icrl_verify.prompts import split_td_prompt, td_prompt
 
 M = TypeVar("M")
@@ -93,11 +93,15 @@ class TD0Check(TheoremCheck[TDInstance]):
         float_n: int = 100,
         float_depth: int = 40,
     ) -> None:
-        self.construction: Construction = construction or (lambda d, Cs, n: constructions.td0(d, Cs, n))
+        self.construction: Construction = construction or self.default_construction
         self.d, self.n, self.depth = d, n, depth
         self.float_n, self.float_depth = float_n, float_depth
 
     # -- the parts a variant of the TD family changes -------------------------------------------
+    def default_construction(self, d: int, preconditioners: Sequence[Any], n: int) -> list[LinearAttentionWeights]:
+        """θ* of this theorem (the construction checked unless a mutant is given)."""
+        return constructions.td0(d, preconditioners, n)
+
     def directions(self, bk: Backend[M], features: M, next_features: M) -> M:
         """u_i of the reference update: φ_i for TD(0)."""
         return features
@@ -197,42 +201,25 @@ class TD0Check(TheoremCheck[TDInstance]):
         return pairs
 
 
-def bench_td0(tasks: int = 10_000, exact_certificates: int = 200) -> list[tuple[str, float, str]]:
+def bench_td0(tasks: int = 10_000, exact_certificates: int = 200) -> list[Figure]:
     """Throughput of T1 certification in the published verification configuration (d = 3, n = 100,
-    L = 40) on numpy and torch, the uncertified composed forward pass for scale, and exact
-    certificates for d = 3, n = 20, L = 8."""
+    L = 40) on numpy and torch, exact certificates for d = 3, n = 20, L = 8, and the uncertified
+    composed forward pass with its measured float error, for scale."""
     check = TD0Check()
     rng = np.random.default_rng(0)
     batch = check.sample_float(rng, tasks)
-    figures: list[tuple[str, float, str]] = []
-    for kind in ("float64", "torch"):
-        start = time.perf_counter()
-        results = check.run_float(batch, kind)
-        seconds = time.perf_counter() - start
-        if not all(r.passed for r in results):
-            raise RuntimeError(f"T1 failed on {kind} during the benchmark: {[r.detail for r in results]}")
-        figures += [
-            (f"{kind}: certify 3 claims x 41 layers, {tasks} tasks (d=3, n=100, L=40)", seconds, "s"),
-            (f"{kind}: certified tasks per second", tasks / seconds, "tasks/s"),
-        ]
+    exact = [TD0Check(d=3, n=20, depth=8).sample_exact(rng) for _ in range(exact_certificates)]
+    figures = certification_figures(
+        check, batch, tasks, "3 claims x 41 layers (d=3, n=100, L=40)", exact, "d=3, n=20, L=8"
+    )
     bk = Float64Backend()
     start = time.perf_counter()
     states = run_transformer(bk, bk.asmatrix(batch.Z0), check.layers(batch))
     ws = check.reference(bk, batch, check._blocks(bk, batch))
-    measured = max(
-        float(np.max(np.abs(Z[:, -1:, -1:] - check._readout(bk, bk.asmatrix(batch.Z0[:, : batch.d, -1:]), w))))
-        for Z, w in zip(states, ws)
-    )
-    figures += [
+    query = bk.asmatrix(batch.Z0[:, : batch.d, -1:])
+    measured = max(float(np.max(np.abs(Z[:, -1:, -1:] - check._readout(bk, query, w)))) for Z, w in zip(states, ws))
+    return [
+        *figures,
         ("float64: composed forward + reference, uncertified", time.perf_counter() - start, "s"),
-        ("float64: composed stack, max |TF - reference| (measured)", measured, "abs"),
+        ("float64: composed stack, max |TF - reference| over all layers (measured)", measured, "abs"),
     ]
-    exact_check = TD0Check(d=3, n=20, depth=8)
-    instances = [exact_check.sample_exact(rng) for _ in range(exact_certificates)]
-    start = time.perf_counter()
-    results = exact_check.run_exact(instances)
-    seconds = time.perf_counter() - start
-    if not all(r.passed for r in results):
-        raise RuntimeError("T1 failed on the exact backend during the benchmark")
-    figures.append(("exact: certificates per second (d=3, n=20, L=8)", exact_certificates / seconds, "cert/s"))
-    return figures

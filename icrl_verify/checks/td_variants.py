@@ -63,14 +63,12 @@ class TDLambdaCheck(TD0Check):
         float_n: int = 100,
         float_depth: int = 40,
     ) -> None:
-        exact_lam = _fraction("lam", lam)
+        self.lam = _fraction("lam", lam)
+        super().__init__(construction, d, n, depth, float_n, float_depth)
+        self.title = f"linear attention with mask M_λ = batch TD(λ), λ = {self.lam}"
 
-        def with_mask(d: int, Cs: Sequence[Any], n: int) -> list[LinearAttentionWeights]:
-            return constructions.td_lambda(d, Cs, n, exact_lam)
-
-        super().__init__(construction or with_mask, d, n, depth, float_n, float_depth)
-        self.lam = exact_lam
-        self.title = f"linear attention with mask M_λ = batch TD(λ), λ = {exact_lam}"
+    def default_construction(self, d: int, preconditioners: Sequence[Any], n: int) -> list[LinearAttentionWeights]:
+        return constructions.td_lambda(d, preconditioners, n, self.lam)
 
     def directions(self, bk: Backend[M], features: M, next_features: M) -> M:
         """u_i = e_i, the traces of TD(λ)."""
@@ -83,16 +81,8 @@ class ResidualGradientCheck(TD0Check):
     key = "T1b"
     title = "linear attention = batch residual gradient"
 
-    def __init__(
-        self,
-        construction: Construction | None = None,
-        d: int = 3,
-        n: int = 20,
-        depth: int = 8,
-        float_n: int = 100,
-        float_depth: int = 40,
-    ) -> None:
-        super().__init__(construction or constructions.residual_gradient, d, n, depth, float_n, float_depth)
+    def default_construction(self, d: int, preconditioners: Sequence[Any], n: int) -> list[LinearAttentionWeights]:
+        return constructions.residual_gradient(d, preconditioners, n)
 
     def directions(self, bk: Backend[M], features: M, next_features: M) -> M:
         """u_i = φ_i − γφ'_i."""
@@ -113,16 +103,8 @@ class AverageRewardCheck(TD0Check):
     claims = (CLAIM_AR_ROWS, CLAIM_AR_CONTEXT, CLAIM_AR_QUERY)
     readout_sign = +1
 
-    def __init__(
-        self,
-        construction: Construction | None = None,
-        d: int = 3,
-        n: int = 20,
-        depth: int = 8,
-        float_n: int = 100,
-        float_depth: int = 40,
-    ) -> None:
-        super().__init__(construction or constructions.average_reward_td, d, n, depth, float_n, float_depth)
+    def default_construction(self, d: int, preconditioners: Sequence[Any], n: int) -> list[LinearAttentionWeights]:
+        return constructions.average_reward_td(d, preconditioners, n)
 
     def sample_exact(self, rng: np.random.Generator) -> TDInstance:
         return grid_instance(rng, self.d, self.n, self.depth)
