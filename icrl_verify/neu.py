@@ -6,8 +6,9 @@ through the generic layer :func:`icrl_verify.attention.linear_attention`. :class
 same generic layer on dual numbers; over :class:`~icrl_verify.arith.exact.ExactBackend` it gives exact
 directional derivatives in rationals, the independent check of the autograd gradients.
 
-Parameter layout: a gradient or a direction is one flat vector, the layers in order and, within a
-layer, each head's P then Q, each flattened row-major: (P_0, Q_0, P_1, Q_1, …) for single-head layers.
+Parameter layout: θ is every P and Q of every head (an output projection, if a layer has one, is held
+fixed). A gradient or a direction is one flat vector, the layers in order and, within a layer, each
+head's P then Q, each flattened row-major: (P_0, Q_0, P_1, Q_1, …) for single-head layers.
 """
 
 from __future__ import annotations
@@ -138,10 +139,11 @@ def value_gradients(
 
 @dataclass(frozen=True)
 class ExpectedUpdates:
-    """Per-task expected updates at θ, flat over every P_l, Q_l (T tasks, p parameters).
+    """Expected updates at θ, flat over every P_l, Q_l (p parameters), one row per task (T rows) or a
+    single row holding the mean over tasks.
 
-    ``td[t] = Σ_s μ(s) Σ_{s'} P[s,s'] (r(s) + γ TF(s') − TF(s)) ∇TF(s)`` and
-    ``mc[t] = Σ_s μ(s) (v(s) − TF(s)) ∇TF(s)``; ``values[t, s] = TF(s)``.
+    Row t: ``td[t] = Σ_s μ(s) Σ_{s'} P[s,s'] (r(s) + γ TF(s') − TF(s)) ∇TF(s)`` and
+    ``mc[t] = Σ_s μ(s) (v(s) − TF(s)) ∇TF(s)``; ``values[t, s] = TF(s)`` for every task.
     """
 
     values: FloatArray
@@ -160,25 +162,32 @@ class ExpectedUpdates:
 
     @property
     def neu_td_per_task(self) -> FloatArray:
-        """NEU_TD of each task alone."""
+        """NEU_TD of each row alone (each task, when computed per task)."""
         return np.asarray(np.linalg.norm(self.td, axis=1))
 
     @property
     def neu_mc_per_task(self) -> FloatArray:
-        """NEU_MC of each task alone."""
+        """NEU_MC of each row alone (each task, when computed per task)."""
         return np.asarray(np.linalg.norm(self.mc, axis=1))
 
 
 def expected_updates(
-    layers: Sequence[LinearAttentionWeights], tasks: Tasks, device: str = "cpu", dtype: torch.dtype = torch.float64
+    layers: Sequence[LinearAttentionWeights],
+    tasks: Tasks,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float64,
+    per_task: bool = True,
 ) -> ExpectedUpdates:
     """Expected multi-task TD and Monte Carlo updates at θ = ``layers`` (exact sums over μ and P).
 
-    Each task gets its own copy of θ, so two backward passes give every task's update vector.
+    ``per_task``: each task gets its own copy of θ, so two backward passes give every task's update
+    vector (T rows). Otherwise θ is shared and the two passes give the mean update over tasks directly
+    (one row; cheaper, and all that NEU of the multi-task objective needs).
     """
     task_list = _task_list(tasks)
     prompts = np.stack([task_prompts(t) for t in task_list])
-    values, leaves = _differentiable_values(layers, prompts, (len(task_list), 1), device, dtype)
+    copies = (len(task_list), 1) if per_task else (1, 1)
+    values, leaves = _differentiable_values(layers, prompts, copies, device, dtype)
 
     def stacked(name: str) -> torch.Tensor:
         return torch.as_tensor(np.stack([getattr(t, name) for t in task_list]), device=values.device).to(dtype)
@@ -186,8 +195,9 @@ def expected_updates(
     P, r, mu, v = stacked("P"), stacked("r"), stacked("stationary"), stacked("value")
     gamma = torch.as_tensor(np.array([t.gamma for t in task_list]), device=values.device).to(dtype)[:, None]
     tf = values.detach()
-    td_weights = mu * (r + gamma * (P @ tf[..., None])[..., 0] - tf)
-    mc_weights = mu * (v - tf)
+    share = 1.0 if per_task else 1.0 / len(task_list)  # the shared gradient sums over tasks: take the mean
+    td_weights = share * mu * (r + gamma * (P @ tf[..., None])[..., 0] - tf)
+    mc_weights = share * mu * (v - tf)
     td = torch.autograd.grad((td_weights * values).sum(), leaves, retain_graph=True)
     mc = torch.autograd.grad((mc_weights * values).sum(), leaves)
     return ExpectedUpdates(tf.cpu().double().numpy(), _flat(td, 1), _flat(mc, 1))
@@ -195,12 +205,12 @@ def expected_updates(
 
 def neu_td(layers: Sequence[LinearAttentionWeights], tasks: Tasks, device: str = "cpu") -> float:
     """NEU_TD(θ) = ‖E_task Σ_s μ(s) Σ_{s'} P[s,s'] (r(s) + γTF(s') − TF(s)) ∇_θTF(s)‖ in float64."""
-    return expected_updates(layers, tasks, device).neu_td
+    return expected_updates(layers, tasks, device, per_task=False).neu_td
 
 
 def neu_mc(layers: Sequence[LinearAttentionWeights], tasks: Tasks, device: str = "cpu") -> float:
     """NEU_MC(θ) = ‖E_task Σ_s μ(s) (v(s) − TF(s)) ∇_θTF(s)‖ in float64."""
-    return expected_updates(layers, tasks, device).neu_mc
+    return expected_updates(layers, tasks, device, per_task=False).neu_mc
 
 
 # --- exact forward-mode differentiation ------------------------------------------------------------
@@ -286,6 +296,11 @@ class DualBackend(Backend[Dual[M]]):
     def exp(self, a: Dual[M]) -> Dual[M]:
         e = self.inner.exp(a.value)
         return Dual(e, self.inner.hadamard(e, a.tangent))
+
+    def softmax_shift(self, a: Dual[M]) -> Dual[M] | None:
+        """The inner backend's shift, as a constant (softmax does not depend on its value)."""
+        shift = self.inner.softmax_shift(a.value)
+        return None if shift is None else self._constant(shift)
 
 
 def _fraction(x: fmpq) -> Fraction:

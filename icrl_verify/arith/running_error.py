@@ -9,8 +9,8 @@ the exact product rule |AB − ÂB̂| ≤ |Â| E_B + E_A |B̂| + E_A E_B; a matr
 evaluated as (|Â| + E_A)(γ_m |B̂| + E_B) + E_A |B̂|, which dominates the sum of the four terms.
 
 Bounds are sums and products of non-negative numbers, so evaluating them in the same floating point
-can only under-estimate, by at most a factor (1 − u)^k after k roundings along any path; ``depth``
-counts k, and :meth:`RunningErrorBackend.certified_bound` inflates by (1 + 2γ_{k+2}) once, at the
+can only under-estimate, by at most a factor (1 − u)^k after k roundings along any path (through a
+product the counts of both factors add); ``depth`` counts k, and :meth:`RunningErrorBackend.certified_bound` inflates by (1 + 2γ_{k+2}) once, at the
 comparison. exp relies on libm being within 2 ulp (docs/precision.md). Overflow and underflow are
 not modelled: a non-finite value or bound makes a comparison fail.
 """
@@ -66,6 +66,8 @@ class RunningErrorBackend(Backend[Tracked[A]]):
         """The bound, inflated for the rounding of its own evaluation; zeros when exact."""
         if t.bound is None:
             return self.inner.scale(t.value, 0)
+        if (t.depth + 2) * self.u >= 0.5:  # the bound's own rounding is no longer controlled: fail safe
+            return self.inner.scale(t.bound, float("inf"))
         return self.inner.scale(t.bound, 1 + 2 * self.gamma(t.depth + 2))
 
     def exact_input(self, value: A) -> Tracked[A]:
@@ -92,7 +94,7 @@ class RunningErrorBackend(Backend[Tracked[A]]):
         bound = ib.matmul(left, right)
         if a.bound is not None:
             bound = ib.add(bound, ib.matmul(a.bound, abs_b))
-        return Tracked(value, bound, max(a.depth, b.depth) + m + 4)
+        return Tracked(value, bound, a.depth + b.depth + m + 4)
 
     def _sum(self, a: Tracked[A], b: Tracked[A], value: A) -> Tracked[A]:
         local = self.inner.scale(self._abs(value), self.gamma(1))
@@ -148,7 +150,7 @@ class RunningErrorBackend(Backend[Tracked[A]]):
         bound = ib.hadamard(left, right)
         if a.bound is not None:
             bound = ib.add(bound, ib.hadamard(a.bound, abs_b))
-        return Tracked(value, bound, max(a.depth, b.depth) + 5)
+        return Tracked(value, bound, a.depth + b.depth + 5)
 
     def reciprocal(self, a: Tracked[A]) -> Tracked[A]:
         ib = self.inner

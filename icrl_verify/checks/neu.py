@@ -8,10 +8,10 @@ gradient claim, the update function) under test, so mutants run through the same
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,9 +24,10 @@ from icrl_verify import constructions, mrp
 from icrl_verify.arith.exact import ExactBackend, to_fmpq
 from icrl_verify.arith.float64 import Float64Backend
 from icrl_verify.arith.running_error import RunningErrorBackend
+from icrl_verify.arith.torch_backend import intra_op_threads
 from icrl_verify.attention import Head, LinearAttentionWeights, linear_attention, run_transformer, standard_mask
 from icrl_verify.certify import ClaimResult, ladder_verdict
-from icrl_verify.checks.base import FLOAT64_UNIT_ROUNDOFF, Provable
+from icrl_verify.checks.base import FLOAT64_UNIT_ROUNDOFF, Figure, Provable
 from icrl_verify.neu import (
     ExpectedUpdates,
     exact_directional_derivatives,
@@ -66,7 +67,7 @@ GRADIENT_SETTLED = 1e-3
 """max_s ‖∇TF_L(s)‖ at the last two grid depths agree to this relative tolerance (a bounded, converging sequence)."""
 CONTRAST_DEPTHS = (40, 80, 120, 160, 200)
 """Depths at which the perturbed θ must keep its NEU away from zero."""
-SMALL_STEP_DEPTHS = tuple(range(20, 201, 20))
+SMALL_STEP_DEPTHS = tuple(range(10, 201, 10))
 """Depths of the smaller-step curve (three fit points for every predicted rate in [0.75, 0.95])."""
 AWAY_FROM_ZERO = 1e-3
 """Off θ*, the multi-task NEU_TD and NEU_MC stay above this (three orders above the 1e-6 θ*_200 meets)."""
@@ -146,25 +147,19 @@ def random_layers(num_states: int, depth: int, rng: np.random.Generator) -> list
     ]
 
 
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch with one intra-op thread, restoring the setting afterwards.
-
-    The checks multiply many tiny batched matrices (tens of 11×11 products per call); there thread
-    synchronisation costs more than it saves (20× slower with two threads on a loaded 2-core machine).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _default_updates(
-    layers: Sequence[LinearAttentionWeights], tasks: Sequence[mrp.FiniteMRP], dtype: torch.dtype
+    layers: Sequence[LinearAttentionWeights], tasks: Sequence[mrp.FiniteMRP], dtype: torch.dtype, device: str = "cpu"
 ) -> ExpectedUpdates:
-    return expected_updates(layers, tasks, dtype=dtype)
+    return expected_updates(layers, tasks, device=device, dtype=dtype)
+
+
+def _updates_on(device: str, updates: UpdateFn | None) -> UpdateFn:
+    """``updates``, or the default one on ``device``."""
+    return updates if updates is not None else partial(_default_updates, device=device)
+
+
+def _backend_name(device: str) -> str:
+    return "torch" if device == "cpu" else "torch-cuda"
 
 
 # --- claim 1: |TF_L − v| ≤ γ^L ‖v‖∞ ----------------------------------------------------------------
@@ -286,20 +281,22 @@ def neu_curve(
     construction: Construction,
     tasks: Sequence[mrp.FiniteMRP],
     depths: Sequence[int] = DEPTHS,
-    updates: UpdateFn = _default_updates,
+    updates: UpdateFn | None = None,
     gradients: bool = True,
+    device: str = "cpu",
 ) -> NEUCurve:
     """NEU_TD, NEU_MC (per task and multi-task), max|TF − v| and max‖∇TF‖ at every grid depth."""
+    compute = _updates_on(device, updates)
     S = tasks[0].num_states
     rows: list[tuple[Any, ...]] = []
     v = np.stack([t.value for t in tasks])
     for L in depths:
         layers = construction(S, L)
-        with np.errstate(over="ignore", invalid="ignore"), single_thread():
-            u = updates(layers, tasks, torch.float64)
+        with np.errstate(over="ignore", invalid="ignore"), intra_op_threads(1):
+            u = compute(layers, tasks, torch.float64)
             grad = np.full(len(tasks), np.nan)
             if gradients:
-                _, g = value_gradients(layers, tasks)
+                _, g = value_gradients(layers, tasks, device=device)
                 grad = np.max(_safe_norm(g, axis=-1), axis=-1)
             rows.append(
                 (
@@ -339,7 +336,10 @@ def rate_agrees(rate: float, predicted: float) -> bool:
 
 
 def check_limit(
-    construction: Construction, tasks: Sequence[mrp.FiniteMRP], updates: UpdateFn = _default_updates
+    construction: Construction,
+    tasks: Sequence[mrp.FiniteMRP],
+    updates: UpdateFn | None = None,
+    device: str = "cpu",
 ) -> ClaimResult:
     """Claim 2 on every task and on the multi-task mean: NEU_TD, NEU_MC < 1e-6 at L = 200, fitted rate
     within 10% of γ (rate and exponent), and max_s‖∇TF_L(s)‖ settled (last two grid depths agree to 1e-3).
@@ -347,8 +347,8 @@ def check_limit(
     worst_error = the largest NEU at L = 200."""
     if any(not GAMMA_RANGE[0] <= t.gamma <= GAMMA_RANGE[1] for t in tasks):
         raise ValueError(f"tasks: the limit claim needs gamma in {list(GAMMA_RANGE)} (see docs/theorems/neu.md)")
-    res = ClaimResult(KEY, CLAIM_LIMIT, "torch")
-    curve = neu_curve(construction, tasks, DEPTHS, updates)
+    res = ClaimResult(KEY, CLAIM_LIMIT, _backend_name(device))
+    curve = neu_curve(construction, tasks, DEPTHS, updates, device=device)
     last = len(DEPTHS) - 1
     for k, task in enumerate(tasks):
         for name, series in (("NEU_TD", curve.td[:, k]), ("NEU_MC", curve.mc[:, k])):
@@ -381,26 +381,36 @@ def contrast_constructions(rng: np.random.Generator) -> dict[str, Construction]:
     }
 
 
-def check_contrast(tasks: Sequence[mrp.FiniteMRP], rng: np.random.Generator) -> ClaimResult:
+def _small_step(num_states: int, depth: int) -> list[LinearAttentionWeights]:
+    return value_iteration_layers(num_states, depth, step=SMALL_STEP)
+
+
+def check_contrast(
+    tasks: Sequence[mrp.FiniteMRP],
+    rng: np.random.Generator,
+    perturbations: dict[str, Construction] | None = None,
+    small_step: Construction = _small_step,
+    device: str = "cpu",
+) -> ClaimResult:
     """Claim 3: off θ* the multi-task NEU_TD and NEU_MC stay above 1e-3 at L = 40, 80, …, 200 (a
     float64 overflow is a divergence and counts as away from zero); with the smaller step
     C = 0.5·S·I the NEU still vanishes, at the fitted rate 1 − 0.5(1 − γ) within 10%.
+    ``perturbations`` defaults to :func:`contrast_constructions`; ``small_step`` to θ*_TD(0.5·S·I).
 
     worst_error = the smallest NEU seen off θ*."""
-    res = ClaimResult(KEY, CLAIM_CONTRAST, "torch")
+    res = ClaimResult(KEY, CLAIM_CONTRAST, _backend_name(device))
     depths = CONTRAST_DEPTHS
     smallest = float("inf")
-    for name, construction in contrast_constructions(rng).items():
-        curve = neu_curve(construction, tasks, depths, gradients=False)
+    chosen = contrast_constructions(rng) if perturbations is None else perturbations
+    for name, construction in chosen.items():
+        curve = neu_curve(construction, tasks, depths, gradients=False, device=device)
         for label, series in (("NEU_TD", curve.multi_td), ("NEU_MC", curve.multi_mc)):
             away = np.where(np.isfinite(series), series, np.inf)
             smallest = min(smallest, float(np.min(away)))
             msg = f"{name}: {label} = {np.min(away):.3g} < {AWAY_FROM_ZERO}"
             res.record(None, bool(np.all(away >= AWAY_FROM_ZERO)), msg)
     res.worst_error = smallest
-    small = neu_curve(
-        lambda S, L: value_iteration_layers(S, L, step=SMALL_STEP), tasks, SMALL_STEP_DEPTHS, gradients=False
-    )
+    small = neu_curve(small_step, tasks, SMALL_STEP_DEPTHS, gradients=False, device=device)
     for k, task in enumerate(tasks):
         predicted = 1 - SMALL_STEP * (1 - task.gamma)
         for label, series in (("NEU_TD", small.td[:, k]), ("NEU_MC", small.mc[:, k])):
@@ -460,18 +470,26 @@ def convergent_instance(rng: np.random.Generator, num_states: int = 6, dim: int 
 FEATURE_DEPTH = 200
 
 
-def feature_errors(inst: FeatureInstance, depth: int = FEATURE_DEPTH) -> FloatArray:
+TDConstruction = Callable[[int, Sequence[Any], int], list[LinearAttentionWeights]]
+"""(d, preconditioners, n) -> layers, like :func:`icrl_verify.constructions.td0`."""
+
+
+def feature_errors(
+    inst: FeatureInstance, depth: int = FEATURE_DEPTH, construction: TDConstruction = constructions.td0
+) -> FloatArray:
     """max_s |TF_L(s) − φ(s)ᵀw̄| for L = 0..depth: the generic transformer θ*_TD(C, …, C) on the
     enumerated prompt, in float64 (one run of the stack, read after every layer)."""
     t = inst.task
     target = t.features @ inst.fixed_point()
-    layers = constructions.td0(t.dim, [inst.C] * depth, n=t.num_states)
+    layers = construction(t.dim, [inst.C] * depth, t.num_states)
     with np.errstate(over="ignore", invalid="ignore"):
         states = run_transformer(Float64Backend(), task_prompts(t), layers)
         return np.array([float(np.max(np.abs(-Z[:, 2 * t.dim, -1] - target))) for Z in states])
 
 
-def check_features(instances: Sequence[FeatureInstance]) -> ClaimResult:
+def check_features(
+    instances: Sequence[FeatureInstance], construction: TDConstruction = constructions.td0
+) -> ClaimResult:
     """Claim 4: for each instance the transformer's error max_s|TF_L − φᵀw̄| follows ρ^L, with
     ρ = ρ(I − (1/S)CΦᵀ(I − γP)Φ): the fitted rate is within 10% of ρ and on the same side of 1, and
     the error at L = 200 is below its L = 0 value when ρ < 1, above 1e3 times it when ρ > 1.
@@ -480,7 +498,7 @@ def check_features(instances: Sequence[FeatureInstance]) -> ClaimResult:
     worst = 0.0
     for k, inst in enumerate(instances):
         rho = inst.spectral_radius()
-        errs = feature_errors(inst)
+        errs = feature_errors(inst, construction=construction)
         rate, used = fitted_rate(range(len(errs)), errs, rho)
         deviation = abs(rate - rho) / rho if np.isfinite(rate) else float("inf")
         worst = max(worst, deviation)
@@ -505,14 +523,16 @@ def check_gradients(
     tasks: Sequence[mrp.FiniteMRP],
     layer_sets: Sequence[Sequence[LinearAttentionWeights]],
     rng: np.random.Generator,
-    updates: UpdateFn = _default_updates,
+    updates: UpdateFn | None = None,
     directions: int = 2,
+    device: str = "cpu",
 ) -> ClaimResult:
     """Autograd's ∇TF(s), u_TD and u_MC against exact forward-mode derivatives in rationals, along
     random directions V (entries k/4, |k| ≤ 4): the relative error |ĝ·V − g·V| / (‖ĝ‖‖V‖) must behave like
     the unit roundoff on the float32/float64 ladder (``certify.ladder_verdict`` with 7 and 15 digits).
     worst_error = the largest float64 relative error."""
-    res = ClaimResult(KEY, CLAIM_GRADIENT, "torch")
+    res = ClaimResult(KEY, CLAIM_GRADIENT, _backend_name(device))
+    compute = _updates_on(device, updates)
     worst = 0.0
     for task in tasks:
         for layers in layer_sets:
@@ -521,9 +541,9 @@ def check_gradients(
             exact = exact_directional_derivatives(layers, task, V)
             logs: dict[str, list[float]] = {}
             for dtype in (torch.float32, torch.float64):
-                with single_thread():
-                    u = updates(layers, [task], dtype)
-                    _, g = value_gradients(layers, [task], dtype=dtype)
+                with intra_op_threads(1):
+                    u = compute(layers, [task], dtype)
+                    _, g = value_gradients(layers, [task], device=device, dtype=dtype)
                 for j, Vj in enumerate(V):
                     norm_v = float(np.linalg.norm(Vj))
                     pairs = [(f"u_TD.V{j}", u.td[0], exact.td[j]), (f"u_MC.V{j}", u.mc[0], exact.mc[j])]
@@ -557,7 +577,7 @@ class NEUCheck(Provable):
     def __init__(
         self,
         construction: Construction = value_iteration_layers,
-        updates: UpdateFn = _default_updates,
+        updates: UpdateFn | None = None,
         num_states: int = 5,
         exact_depth: int = 20,
         float_depth: int = 200,
@@ -583,13 +603,14 @@ class NEUCheck(Provable):
                 out.append(check_bound_float(self.construction, float_tasks, self.float_depth))
                 feats = [divergent_instance()] + [convergent_instance(rng) for _ in range(count("features"))]
                 out.append(check_features(feats))
-            elif kind == "torch":
+            elif kind in ("torch", "torch-cuda"):
+                device = "cpu" if kind == "torch" else "cuda"
                 tasks = sample_tasks(rng, count("torch"), S)
-                out.append(check_limit(self.construction, tasks, self.updates))
-                out.append(check_contrast(tasks, rng))
+                out.append(check_limit(self.construction, tasks, self.updates, device))
+                out.append(check_contrast(tasks, rng, device=device))
                 grad_tasks = sample_tasks(rng, count("gradient"), 3)
                 layer_sets = [self.construction(3, 6), random_layers(3, 3, rng)]
-                out.append(check_gradients(grad_tasks, layer_sets, rng, self.updates))
+                out.append(check_gradients(grad_tasks, layer_sets, rng, self.updates, device=device))
         return out
 
 
@@ -598,21 +619,32 @@ BENCH_DEPTH = 100
 BENCH_TASKS = 100
 
 
-def bench_neu() -> list[tuple[str, float, str]]:
-    """Time NEU_TD and NEU_MC with full gradients over every P_l, Q_l (S = d = 10, L = 100, 100 tasks,
-    float64, torch's default threads; target ≤ 30 s on 2 cores)."""
+def bench_neu() -> list[Figure]:
+    """Time the multi-task NEU_TD and NEU_MC with full gradients over every P_l, Q_l (S = d = 10,
+    L = 100, 100 tasks, float64; target ≤ 30 s on 2 cores): the mean update with θ shared, on one
+    intra-op thread and on torch's default, and the per-task updates (100 copies of θ) on one thread."""
     rng = np.random.default_rng(0)
     tasks = sample_tasks(rng, BENCH_TASKS, BENCH_STATES)
     layers = value_iteration_layers(BENCH_STATES, BENCH_DEPTH)
-    start = time.perf_counter()
-    u = expected_updates(layers, tasks)
-    elapsed = time.perf_counter() - start
-    label = f"S=d={BENCH_STATES}, L={BENCH_DEPTH}, {BENCH_TASKS} tasks"
+    label = f"S=d={BENCH_STATES}, L={BENCH_DEPTH}, {BENCH_TASKS} tasks, {parameter_count(layers)} parameters"
+
+    def timed(per_task: bool) -> tuple[float, ExpectedUpdates]:
+        start = time.perf_counter()
+        u = expected_updates(layers, tasks, per_task=per_task)
+        return time.perf_counter() - start, u
+
+    threads = torch.get_num_threads()
+    default_time, _ = timed(per_task=False)
+    with intra_op_threads(1):
+        one_time, u = timed(per_task=False)
+        per_task_time, per = timed(per_task=True)
     return [
-        (f"NEU with full gradients ({label}, {parameter_count(layers)} parameters)", elapsed, "s"),
+        (f"multi-task NEU_TD and NEU_MC, full gradients ({label}), 1 thread", one_time, "s"),
+        (f"the same on torch's default {threads} threads", default_time, "s"),
+        ("per-task updates (one copy of theta per task), 1 thread", per_task_time, "s"),
         (f"multi-task NEU_TD at theta*_{BENCH_DEPTH}", u.neu_td, ""),
         (f"multi-task NEU_MC at theta*_{BENCH_DEPTH}", u.neu_mc, ""),
-        ("torch threads", float(torch.get_num_threads()), ""),
+        ("|mean per-task update| - |shared update| (NEU_TD)", abs(per.neu_td - u.neu_td), ""),
     ]
 
 
@@ -630,17 +662,17 @@ def report_neu(out_dir: Path) -> list[Path]:
 
     rng = np.random.default_rng(REPORT_SEED)
     tasks = sample_tasks(rng, REPORT_TASKS, 5, gammas=(0.9, 0.9))
-    depths = tuple(range(1, 201, 3))
+    depths = (1, 2, 5, *range(10, 201, 10))
     curve = neu_curve(value_iteration_layers, tasks, depths, gradients=False)
     L = np.asarray(depths)
     v_inf = max(float(np.max(np.abs(t.value))) for t in tasks)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.semilogy(L, curve.multi_td, label="NEU_TD (multi-task)")
     ax.semilogy(L, curve.multi_mc, label="NEU_MC (multi-task)")
-    ax.semilogy(L, np.max(curve.value_error, axis=1), label="max_s |TF_L(s) - v(s)|")
-    ax.semilogy(L, 0.9**L * v_inf, "k--", label=r"$\gamma^L \|v\|_\infty$")
+    ax.semilogy(L, np.max(curve.value_error, axis=1), "o", markersize=4, label="max |TF_L(s) - v(s)| (tasks, s)")
+    ax.semilogy(L, 0.9**L * v_inf, "k--", linewidth=1, label=r"$\gamma^L \max \|v\|_\infty$ (bound)")
     ax.set_xlabel("depth L")
-    ax.set_ylabel("value")
+    ax.set_ylabel("norm of the expected update / value error")
     ax.set_title(r"T2: NEU at $\theta^*_L$ ($|S| = d = 5$, $\gamma = 0.9$, 8 tasks)")
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
