@@ -10,9 +10,10 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 from flint import arb_mat, fmpq_mat
 
+from icrl_verify.arith.absolute_program import BoundBackend
 from icrl_verify.arith.ball import BallBackend
 from icrl_verify.arith.mp import MpmathBackend, log10_max_abs
-from icrl_verify.arith.running_error import RunningErrorBackend, Tracked
+from icrl_verify.arith.running_error import Tracked
 
 M = TypeVar("M")
 
@@ -141,18 +142,15 @@ def certify_ladder(
     return out
 
 
-def tracked_verdict(bk: RunningErrorBackend[Any], lhs: Tracked[Any], rhs: Tracked[Any]) -> tuple[Any, Any, Any]:
-    """Float comparison against the running error bounds: per batch entry, (ok, max |diff|, max |diff|/bound).
-
-    ok means |lhs − rhs| ≤ bound_lhs + bound_rhs entrywise (bounds certified for their own rounding),
-    with finite values and bounds.
-    """
+def tracked_verdict(bk: BoundBackend, lhs: Tracked[Any], rhs: Tracked[Any]) -> tuple[Any, Any, Any]:
+    """Float comparison against the certified rounding bounds: per batch entry, (ok, max |diff|,
+    max |diff|/bound). ok means |lhs − rhs| ≤ bound_lhs + bound_rhs entrywise with a finite bound
+    (a NaN difference compares false, so it fails too)."""
     diff = abs(lhs.value - rhs.value)
-    bound = bk.certified_bound(lhs) + bk.certified_bound(rhs)
-    ok_entries = diff <= bound
-    finite = _isfinite(diff) & _isfinite(bound)
+    bounds = [bk.certified_bound(t) for t in (lhs, rhs) if t.bound is not None]
+    bound = sum(bounds[1:], bounds[0]) if bounds else diff * 0.0
     axes = (-2, -1)
-    ok = _all(ok_entries & finite, axes)
+    ok = _all((diff <= bound) & _isfinite(bound), axes)
     ratio = diff / _maximum(bound, 1e-300)
     return ok, _amax(diff, axes), _amax(ratio, axes)
 

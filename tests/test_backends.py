@@ -5,11 +5,13 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 
 from icrl_verify import constructions
 from icrl_verify.arith import BallBackend, ExactBackend, Float64Backend, MpmathBackend, TorchBackend
+from icrl_verify.arith.absolute_program import AbsoluteProgramBackend
 from icrl_verify.arith.running_error import RunningErrorBackend
 from icrl_verify.attention import run_transformer
 from icrl_verify.checks.td_family import TDInstance
@@ -31,15 +33,16 @@ def test_all_backends_agree_with_exact(inst: TDInstance) -> None:
         np.testing.assert_allclose(got, reference, atol=1e-9 * scale, err_msg=bk.name)
 
 
+@pytest.mark.parametrize("bounded", [RunningErrorBackend, AbsoluteProgramBackend])
 @settings(max_examples=25)
-@given(td_instances(exact=True, max_n=6, max_depth=4))
-def test_running_error_bound_contains_the_exact_result(inst: TDInstance) -> None:
+@given(inst=td_instances(exact=True, max_n=6, max_depth=4))
+def test_certified_bound_contains_the_exact_result(bounded: type, inst: TDInstance) -> None:
     """The float64 value with its certified bound encloses the exact rational result of the same program
     run on the same inputs (rounded to float64 first, so that both see identical inputs)."""
     as_float = TDInstance(
         np.asarray(inst.Z0, dtype=np.float64), tuple(np.asarray(C, dtype=np.float64) for C in inst.preconditioners)
     )
-    tracked = RunningErrorBackend(Float64Backend(), 2.0**-53)
+    tracked = bounded(Float64Backend(), 2.0**-53)
     result = _last_state(tracked, as_float)
     exact = ExactBackend()
     truth = _last_state(exact, as_float)

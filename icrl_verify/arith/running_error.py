@@ -10,9 +10,10 @@ evaluated as (|Â| + E_A)(γ_m |B̂| + E_B) + E_A |B̂|, which dominates the sum
 
 Bounds are sums and products of non-negative numbers, so evaluating them in the same floating point
 can only under-estimate, by at most a factor (1 − u)^k after k roundings along any path (through a
-product the counts of both factors add); ``depth`` counts k, and :meth:`RunningErrorBackend.certified_bound` inflates by (1 + 2γ_{k+2}) once, at the
-comparison. exp relies on libm being within 2 ulp (docs/precision.md). Overflow and underflow are
-not modelled: a non-finite value or bound makes a comparison fail.
+product the counts of both factors add); ``depth`` counts k, and
+:meth:`RunningErrorBackend.certified_bound` inflates by (1 + 2γ_{k+2}) once, at the comparison.
+exp relies on libm being within 2 ulp (docs/precision.md). Overflow and underflow are not modelled:
+a non-finite value or bound makes a comparison fail.
 """
 
 from __future__ import annotations

@@ -8,10 +8,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
 
+from icrl_verify.arith.absolute_program import AbsoluteProgramBackend, BoundBackend
 from icrl_verify.arith.base import Backend
 from icrl_verify.arith.exact import ExactBackend
 from icrl_verify.arith.float64 import Float64Backend
@@ -29,12 +30,17 @@ from icrl_verify.certify import (
 I = TypeVar("I")  # one instance (exact backends) or a batch of instances (float backends)
 
 FLOAT64_UNIT_ROUNDOFF = 2.0**-53
+FloatBound = Literal["running", "absolute"]
 BACKEND_KINDS = ("exact", "ball", "mpmath", "float64", "torch", "torch-cuda")
 
 
-def tracked_backend(kind: str, device: str = "cpu") -> RunningErrorBackend[Any]:
-    """Running-error float64 backend on numpy (``float64``) or torch (``torch``)."""
+def tracked_backend(kind: str, device: str = "cpu", bound: FloatBound = "running") -> BoundBackend:
+    """Float64 backend with certified rounding bounds, on numpy (``float64``) or torch (``torch``):
+    running error analysis (any program, incl. exp and 1/x) or the absolute program (polynomial
+    programs, about three times cheaper)."""
     inner: Backend[Any] = Float64Backend() if kind == "float64" else TorchBackend(device=device)
+    if bound == "absolute":
+        return AbsoluteProgramBackend(inner, FLOAT64_UNIT_ROUNDOFF)
     return RunningErrorBackend(inner, FLOAT64_UNIT_ROUNDOFF)
 
 
@@ -64,6 +70,8 @@ class TheoremCheck(Provable, Generic[I]):
     claims: tuple[str, ...]
     #: False where the claims involve exp (softmax): exact rationals cannot represent them
     exact_certifiable: bool = True
+    #: rounding bound of the float checks: "absolute" for polynomial programs, "running" otherwise
+    float_bound: FloatBound = "absolute"
 
     @abstractmethod
     def sample_exact(self, rng: np.random.Generator) -> I:
@@ -78,7 +86,7 @@ class TheoremCheck(Provable, Generic[I]):
         """Both sides of every claim at every layer, from the full forward pass and reference run."""
 
     @abstractmethod
-    def step_pairs(self, bk: RunningErrorBackend[Any], batch: I) -> Sequence[ClaimPair[Any]]:
+    def step_pairs(self, bk: BoundBackend, batch: I) -> Sequence[ClaimPair[Any]]:
         """Both sides of every claim after one layer from every state of the reference trajectory."""
 
     #: instance counts of the default certificate, per backend kind
@@ -173,7 +181,7 @@ class TheoremCheck(Provable, Generic[I]):
         return merge_results(parts)
 
     def _run_float_piece(self, batch: I, kind: str, device: str) -> list[ClaimResult]:
-        bk = tracked_backend(kind, device)
+        bk = tracked_backend(kind, device, self.float_bound)
         res = self._results(bk.name)
         count = 0
         for pair in self.step_pairs(bk, batch):

@@ -18,10 +18,10 @@ from numpy.typing import NDArray
 
 from icrl_verify import constructions, cot
 from icrl_verify.algorithms import preconditioned_td, td_errors, td_step
+from icrl_verify.arith.absolute_program import BoundBackend
 from icrl_verify.arith.base import Backend
 from icrl_verify.arith.exact import ExactBackend, to_fmpq
 from icrl_verify.arith.float64 import Float64Backend
-from icrl_verify.arith.running_error import RunningErrorBackend
 from icrl_verify.attention import linear_attention, run_transformer
 from icrl_verify.certify import ClaimPair, ClaimResult
 from icrl_verify.checks.base import Figure, TheoremCheck, certification_figures
@@ -398,7 +398,7 @@ class CoTCheck(TheoremCheck[CoTInstance]):
                 error = bk.matmul(T, error)
         return pairs
 
-    def step_pairs(self, bk: RunningErrorBackend[Any], batch: CoTInstance) -> list[ClaimPair[Any]]:
+    def step_pairs(self, bk: BoundBackend, batch: CoTInstance) -> list[ClaimPair[Any]]:
         """From the exact seat [context, c_0, (0,0,0,w_1,1), …, (0,0,0,w_k,1)] of the float reference
         iterates, one decoding step must give thought k+1. The error claim is checked in residual form
         w_{k+1} − w = T(w_k − w) + C(b_n − A_n w), an identity for any w (the computed w_n here)."""

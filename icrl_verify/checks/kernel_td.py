@@ -22,11 +22,11 @@ from icrl_verify.algorithms import (
     population_softmax_kernel,
     softmax_kernel,
 )
+from icrl_verify.arith.absolute_program import BoundBackend
 from icrl_verify.arith.ball import BallBackend
 from icrl_verify.arith.base import Backend
 from icrl_verify.arith.exact import to_fmpq
 from icrl_verify.arith.float64 import Float64Backend
-from icrl_verify.arith.running_error import RunningErrorBackend
 from icrl_verify.arith.torch_backend import TorchBackend, cuda_available
 from icrl_verify.attention import (
     AttentionKernel,
@@ -36,7 +36,7 @@ from icrl_verify.attention import (
     softmax_attention,
 )
 from icrl_verify.certify import ClaimPair, ClaimResult
-from icrl_verify.checks.base import TheoremCheck
+from icrl_verify.checks.base import FloatBound, TheoremCheck
 from icrl_verify.mrp import FiniteMRP
 from icrl_verify.prompts import kernel_td_prompt, split_kernel_td_prompt
 
@@ -100,6 +100,7 @@ class KernelTDCheck(TheoremCheck[KernelTDInstance]):
     title = "softmax attention = kernel TD"
     claims = (CLAIM_FIXED, CLAIM_VALUES, CLAIM_INVARIANT)
     exact_certifiable = False  # exp(x_iᵀx_j) is irrational at rational points: no exact certificate exists
+    float_bound: FloatBound = "running"  # exp and 1/x have no absolute-program bound
     counts: ClassVar[dict[str, int]] = {
         "exact": 0, "ball": 4, "mpmath": 2, "float64": 1000, "torch": 1000, "torch-cuda": 1000, "population": 3
     }
@@ -184,7 +185,7 @@ class KernelTDCheck(TheoremCheck[KernelTDInstance]):
         target = bk.scale(bk.concat([bk.block(v, slice(None), slice(1, cols)), bk.zeros(1, 1)], axis=1), gamma)
         return bk.concat([bk.block(Z0, slice(0, rows - 2), slice(None)), target, v], axis=0)
 
-    def step_pairs(self, bk: RunningErrorBackend[Any], batch: KernelTDInstance) -> list[ClaimPair[Any]]:
+    def step_pairs(self, bk: BoundBackend, batch: KernelTDInstance) -> list[ClaimPair[Any]]:
         inner = bk.inner
         X_f, R_f = self._inputs(inner, batch)
         vs = kernel_td(inner, X_f, R_f, batch.gamma, batch.alpha, batch.depth)

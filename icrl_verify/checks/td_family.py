@@ -13,9 +13,9 @@ from numpy.typing import NDArray
 
 from icrl_verify import constructions
 from icrl_verify.algorithms import preconditioned_td, td_errors, td_step
+from icrl_verify.arith.absolute_program import BoundBackend
 from icrl_verify.arith.base import Backend
 from icrl_verify.arith.float64 import Float64Backend
-from icrl_verify.arith.running_error import RunningErrorBackend
 from icrl_verify.attention import LinearAttentionWeights, linear_attention, run_transformer
 from icrl_verify.certify import ClaimPair
 from icrl_verify.checks.base import Figure, TheoremCheck, certification_figures
@@ -183,7 +183,7 @@ class TD0Check(TheoremCheck[TDInstance]):
         last = bk.concat([td_errors(bk, w, features, next_features, rewards), self._readout(bk, query, w)], axis=1)
         return bk.concat([bk.block(Z0, slice(0, rows - 1), slice(None)), last], axis=0)
 
-    def step_pairs(self, bk: RunningErrorBackend[Any], batch: TDInstance) -> list[ClaimPair[Any]]:
+    def step_pairs(self, bk: BoundBackend, batch: TDInstance) -> list[ClaimPair[Any]]:
         inner = bk.inner
         ws = self.reference(inner, batch, self._blocks(inner, batch))
         blocks = self._blocks(bk, batch)
