@@ -1,4 +1,4 @@
-"""The ``icrl-verify`` command: prove (certificate table), bench (throughput figures), report (figures)."""
+"""The ``icrl-verify`` command: prove (certificate table), bench (figures), report (plots), pretrain (T5)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from icrl_verify.arith import cuda_available
 from icrl_verify.certify import Certificate, fmt_error
 from icrl_verify.checks.base import BACKEND_KINDS
 from icrl_verify.checks.registry import BENCHMARKS, REPORTS, THEOREMS
+from icrl_verify.pretrain_cli import pretrain_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
@@ -126,3 +127,6 @@ def report(
             paths = REPORTS[name](out)
         for path in paths:
             console.print(f"{name}: wrote {path}")
+
+
+app.command("pretrain")(pretrain_command)

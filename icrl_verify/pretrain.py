@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from icrl_verify.pretrain_metrics import (
     FUNCTION_METRICS,
     WEIGHT_METRICS,
     FunctionMetrics,
+    align_sign,
     function_metrics,
     td_reference,
     weight_metrics,
@@ -51,7 +54,6 @@ class PretrainConfig:
 
     ``target = "noise"`` is the control: the TD target ρ_t + γ·sg[v̂(Z_{t+1})] of the transformer is
     replaced by independent N(0, 1) draws (the fitted-α reference keeps the TD target).
-    ``chunk_tasks`` only sets how many tasks are rolled out at once (performance; results do not depend on it).
     """
 
     d: int = 4
@@ -73,7 +75,6 @@ class PretrainConfig:
     eval_tasks: int = 8
     log_every: int = 20
     checkpoint_every: int = 200
-    chunk_tasks: int = 25
 
     def __post_init__(self) -> None:
         _validate.positive_int("d", self.d)
@@ -96,7 +97,7 @@ class PretrainConfig:
             raise ValueError(f"device: {self.device!r} requested but CUDA is not available")
         if self.target not in TARGETS:
             raise ValueError(f"target: expected one of {TARGETS}, got {self.target!r}")
-        for name in ("batches_per_task", "batch_size", "eval_tasks", "log_every", "checkpoint_every", "chunk_tasks"):
+        for name in ("batches_per_task", "batch_size", "eval_tasks", "log_every", "checkpoint_every"):
             _validate.positive_int(name, getattr(self, name))
         for name in ("lr", "weight_decay", "init_gain"):
             value = getattr(self, name)
@@ -184,7 +185,6 @@ class TrainingTasks:
     roll-out states (seeds, T, B, n+m+2) for the B mini-batches, and the control's noise targets
     (seeds, T, B, m) or None."""
 
-    start: int
     features: FloatArray
     rewards: FloatArray
     states: IntArray
@@ -220,45 +220,58 @@ def sample_training_tasks(config: PretrainConfig, start: int, stop: int) -> Trai
                 noise[i, j] = rng.standard_normal((B, config.batch_size))
     flat_cdf = np.broadcast_to(cumulative[:, :, None], (seeds, T, B, S, S)).reshape(-1, S, S)
     states = rollouts(flat_cdf, starts.reshape(-1), uniforms.reshape(-1, length)).reshape(seeds, T, B, length + 1)
-    return TrainingTasks(start, features, rewards, states, noise)
+    return TrainingTasks(features, rewards, states, noise)
 
 
-def training_prompts(config: PretrainConfig, features: FloatArray, rewards: FloatArray, states: IntArray) -> tuple[
-    FloatArray, FloatArray
-]:
-    """The m + 1 sliding prompts of each roll-out and the rewards ρ_t, built with ``prompts.td_prompt``.
+def trajectory_prompts(
+    config: PretrainConfig, features: FloatArray, rewards: FloatArray, states: IntArray
+) -> FloatArray:
+    """Each roll-out s_0..s_{n+m+1} as one prompt-shaped matrix built by ``prompts.td_prompt``: column i ≤ n+m
+    is transition i, (φ(s_i), γφ(s_{i+1}), r(s_i)); the last column is the query column (φ(s_{n+m+1}), 0, 0).
 
-    ``features`` (seeds, S, d), ``rewards`` (seeds, S), ``states`` (seeds, B, n+m+2). Prompt Z_t
-    (t = 0..m) has context transitions t..t+n−1, i.e. columns (φ(s_{t+i}), γφ(s_{t+i+1}), r(s_{t+i})),
-    and query φ(s_{t+n+1}) (the layout of the published code, see background §1/§5); ρ_t = r(s_{t+n+1}).
-    Returns Z (seeds, B, m+1, 2d+1, n+1) and ρ (seeds, B, m).
+    ``features`` (seeds, S, d), ``rewards`` (seeds, S), ``states`` (seeds, B, n+m+2); returns
+    (seeds, B, 2d+1, n+m+2). :func:`sliding_prompts` cuts the m + 1 training prompts out of it.
     """
-    n, m = config.n, config.batch_size
-    seeds, B, _ = states.shape
+    seeds, B, count = states.shape
     who = np.arange(seeds)[:, None, None]
-    phi_seq = features[who, states]  # (seeds, B, n+m+2, d)
-    r_seq = rewards[who, states]  # (seeds, B, n+m+2)
-    t = np.arange(m + 1)
-    window = t[:, None] + np.arange(n)[None, :]  # (m+1, n)
-    count = seeds * B * (m + 1)
-    Z = td_prompt(
-        phi_seq[:, :, window].reshape(count, n, config.d),
-        phi_seq[:, :, window + 1].reshape(count, n, config.d),
-        r_seq[:, :, window].reshape(count, n),
-        phi_seq[:, :, t + n + 1].reshape(count, config.d),
-        config.gamma,
-    )
-    return Z.reshape(seeds, B, m + 1, config.size, n + 1), r_seq[:, :, n + 1 : n + 1 + m]
+    phi_seq = features[who, states].reshape(seeds * B, count, config.d)
+    r_seq = rewards[who, states].reshape(seeds * B, count)
+    Z = td_prompt(phi_seq[:, :-1], phi_seq[:, 1:], r_seq[:, :-1], phi_seq[:, -1], config.gamma)
+    return Z.reshape(seeds, B, config.size, count)
 
 
-def transformer_values(bk: TorchBackend, P: torch.Tensor, Q: torch.Tensor, Z: torch.Tensor, depth: int) -> torch.Tensor:
+def sliding_prompts(trajectory: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The m + 1 sliding prompts of a roll-out matrix from :func:`trajectory_prompts` (…, 2d+1, n+m+2) and
+    the rewards ρ_t, t < m.
+
+    Prompt Z_t (t = 0..m) has the context transitions t..t+n−1 and the query φ(s_{t+n+1}) (the layout of
+    the published code, background §1 and §5: the transition s_{t+n} → s_{t+n+1} is not in Z_t); ρ_t =
+    r(s_{t+n+1}) is the reward of Z_t's query state. Returns Z (…, m+1, 2d+1, n+1) and ρ (…, m).
+    """
+    rows, columns = trajectory.shape[-2:]
+    m = columns - n - 2
+    if rows % 2 != 1 or m < 1:
+        raise ValueError(
+            f"trajectory: expected shape (..., 2d+1, n+m+2) with m >= 1 for n = {n}, got {tuple(trajectory.shape)}"
+        )
+    d = (rows - 1) // 2
+    context = trajectory[..., : n + m + 1].unfold(-1, n, 1)[..., : m + 1, :].movedim(-2, -3)
+    features_only = torch.zeros(rows, 1, dtype=trajectory.dtype, device=trajectory.device)
+    features_only[:d] = 1.0
+    queries = (trajectory[..., n + 1 : n + m + 2] * features_only).movedim(-1, -2)[..., None]
+    return torch.cat([context, queries], dim=-1), trajectory[..., 2 * d, n + 1 : n + m + 1]
+
+
+def predicted_values(bk: TorchBackend, P: torch.Tensor, Q: torch.Tensor, Z: torch.Tensor, depth: int) -> torch.Tensor:
     """v̂(Z) = −Z_L[2d, n] of the L-layer linear transformer, computed by the generic layer.
 
     ``P``, ``Q`` have shape (seeds, 1 or L, 2d+1, 2d+1) (1 = tied: one layer applied ``depth`` times);
     ``Z`` has shape (seeds, …, 2d+1, n+1). Returns (seeds, …); autograd flows to P, Q and Z.
     """
     if P.dim() != 4 or P.shape != Q.shape or P.shape[1] not in (1, depth):
-        raise ValueError(f"P, Q: expected equal shapes (seeds, 1 or {depth}, D, D), got {tuple(P.shape)}, {tuple(Q.shape)}")
+        raise ValueError(
+            f"P, Q: expected equal shapes (seeds, 1 or {depth}, D, D), got {tuple(P.shape)}, {tuple(Q.shape)}"
+        )
     if Z.dim() < 3 or Z.shape[0] != P.shape[0]:
         raise ValueError(f"Z: expected shape ({P.shape[0]}, …, D, n+1), got {tuple(Z.shape)}")
     rows, cols = bk.shape(Z)
@@ -266,13 +279,17 @@ def transformer_values(bk: TorchBackend, P: torch.Tensor, Q: torch.Tensor, Z: to
     lead = (P.shape[0],) + (1,) * (Z.dim() - 3)
 
     def layer(l: int) -> LinearAttentionWeights:
-        return LinearAttentionWeights((Head(P[:, l].reshape(*lead, rows, rows), Q[:, l].reshape(*lead, rows, rows), mask),))
+        return LinearAttentionWeights(
+            (Head(P[:, l].reshape(*lead, rows, rows), Q[:, l].reshape(*lead, rows, rows), mask),)
+        )
 
     layers = tied(layer(0), depth) if P.shape[1] == 1 else [layer(l) for l in range(depth)]
     return -run_transformer(bk, Z, layers)[-1][..., rows - 1, cols - 1]
 
 
-def minibatch_loss(values: torch.Tensor, rho: torch.Tensor, gamma: float, noise: torch.Tensor | None = None) -> torch.Tensor:
+def minibatch_loss(
+    values: torch.Tensor, rho: torch.Tensor, gamma: float, noise: torch.Tensor | None = None
+) -> torch.Tensor:
     """(1/m) Σ_t (ρ_t + γ·sg[v̂(Z_{t+1})] − v̂(Z_t))² per leading index; ``values`` (…, m+1), ``rho`` (…, m).
 
     With ``noise`` (…, m) the target is the noise instead (the control). sg = ``detach``: the bootstrap
@@ -286,15 +303,52 @@ def minibatch_loss(values: torch.Tensor, rho: torch.Tensor, gamma: float, noise:
 
 @dataclass
 class Parameters:
-    """Trainable tensors of every seed: P, Q (seeds, 1 or L, D, D) and the reference step size α (seeds,)."""
+    """Trainable tensors, one leaf per seed: P_s, Q_s (1 or L, D, D) and the reference step size α_s (0-d).
 
-    P: torch.Tensor
-    Q: torch.Tensor
-    alpha: torch.Tensor
+    Each seed's tensors are separate leaves so that the optimiser updates every seed with exactly the
+    same kernels whatever the number of seeds (a batched tensor would put some entries in a vector
+    kernel's tail in one batch size and not in another, changing the last bit); the forward pass stacks
+    them into one batch.
+    """
+
+    P_seeds: list[torch.Tensor]
+    Q_seeds: list[torch.Tensor]
+    alpha_seeds: list[torch.Tensor]
+
+    @property
+    def P(self) -> torch.Tensor:
+        """P of every seed, (seeds, 1 or L, D, D), differentiable."""
+        return torch.stack(self.P_seeds)
+
+    @property
+    def Q(self) -> torch.Tensor:
+        """Q of every seed, (seeds, 1 or L, D, D), differentiable."""
+        return torch.stack(self.Q_seeds)
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        """α of every seed, (seeds,), differentiable."""
+        return torch.stack(self.alpha_seeds)
 
     def tensors(self) -> list[torch.Tensor]:
         """The leaves handed to the optimiser."""
-        return [self.P, self.Q, self.alpha]
+        return [*self.P_seeds, *self.Q_seeds, *self.alpha_seeds]
+
+    def load(self, P: torch.Tensor, Q: torch.Tensor, alpha: torch.Tensor) -> None:
+        """Overwrite every leaf from stacked tensors (a checkpoint)."""
+        with torch.no_grad():
+            for leaves, stacked in ((self.P_seeds, P), (self.Q_seeds, Q), (self.alpha_seeds, alpha)):
+                if len(leaves) != stacked.shape[0]:
+                    raise ValueError(f"checkpoint: expected {len(leaves)} seeds, got {stacked.shape[0]}")
+                for leaf, value in zip(leaves, stacked):
+                    leaf.copy_(value)
+
+    def numpy(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(P, Q, α) of every seed as float64 arrays."""
+        P, Q, alpha = (
+            np.asarray(t.detach().cpu().double().numpy(), dtype=np.float64) for t in (self.P, self.Q, self.alpha)
+        )
+        return P, Q, alpha
 
 
 def initial_parameters(config: PretrainConfig) -> Parameters:
@@ -304,13 +358,13 @@ def initial_parameters(config: PretrainConfig) -> Parameters:
     Lp, D = config.parameter_layers, config.size
     gain = config.init_gain if config.tied else config.init_gain / config.layers
     std = gain * np.sqrt(2.0 / (D + D))
-    draws = np.stack([stream(seed, INIT_STREAM, 0).standard_normal((2, Lp, D, D)) for seed in config.seeds]) * std
     dtype = DTYPES[config.dtype]
 
-    def leaf(a: NDArray[Any]) -> torch.Tensor:
+    def leaf(a: Any) -> torch.Tensor:
         return torch.tensor(a, dtype=dtype, device=config.device).requires_grad_(True)
 
-    return Parameters(leaf(draws[:, 0]), leaf(draws[:, 1]), leaf(np.ones(len(config.seeds))))
+    draws = [stream(seed, INIT_STREAM, 0).standard_normal((2, Lp, D, D)) * std for seed in config.seeds]
+    return Parameters([leaf(x[0]) for x in draws], [leaf(x[1]) for x in draws], [leaf(1.0) for _ in draws])
 
 
 @dataclass(frozen=True)
@@ -356,37 +410,57 @@ def held_out_tasks(config: PretrainConfig) -> HeldOutTasks:
     return HeldOutTasks(tensor(prompts), tensor(feats), tensor(mus))
 
 
-def evaluate_function(config: PretrainConfig, params: Parameters, heldout: HeldOutTasks) -> FunctionMetrics:
-    """SS, IWS, VD per seed on the held-out tasks, in float64; ∇_q v̂_TF by autograd through the generic layer."""
+def held_out_predictions(
+    config: PretrainConfig, params: Parameters, heldout: HeldOutTasks
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """In float64 on every held-out prompt: v̂_TF(s) (seeds, K, S) through the generic layer, ∇_q v̂_TF(s)
+    (seeds, K, S, d) by autograd, and w_L of the fitted-α reference (seeds, K, d)."""
     bk = TorchBackend(config.device, torch.float64)
     P = params.P.detach().to(torch.float64)
     Q = params.Q.detach().to(torch.float64)
     Z = heldout.prompts.clone().requires_grad_(True)
-    values = transformer_values(bk, P, Q, Z, config.layers)
+    values = predicted_values(bk, P, Q, Z, config.layers)
     (grad,) = torch.autograd.grad(values.sum(), Z)
     _, w_td = td_reference(bk, params.alpha.detach().to(torch.float64), heldout.prompts[:, :, 0], config.layers)
-    return function_metrics(values.detach(), grad[..., : config.d, config.n], w_td, heldout.features, heldout.stationary)
+    return values.detach(), grad[..., : config.d, config.n], w_td
+
+
+def evaluate_function(config: PretrainConfig, params: Parameters, heldout: HeldOutTasks) -> FunctionMetrics:
+    """SS, IWS, VD per seed on the held-out tasks (see :func:`held_out_predictions`)."""
+    values, grads, w_td = held_out_predictions(config, params, heldout)
+    return function_metrics(values, grads, w_td, heldout.features, heldout.stationary)
 
 
 def log_record(
     config: PretrainConfig, params: Parameters, heldout: HeldOutTasks, tasks_done: int, losses: FloatArray | None
 ) -> dict[str, Any]:
-    """One log entry: per-seed metrics (weight metrics per parameter layer) after ``tasks_done`` tasks."""
+    """One log entry after ``tasks_done`` tasks: per-seed lists of the training loss (mean since the last
+    entry), α, SS, IWS, VD and the weight metrics (per parameter layer), and the seed means of the
+    sign-aligned P and Q (``MEAN_FIELDS``)."""
     fm = evaluate_function(config, params, heldout)
-    wm = weight_metrics(params.P.detach().cpu().double().numpy(), params.Q.detach().cpu().double().numpy())
-    record: dict[str, Any] = {"tasks": tasks_done, "loss": None if losses is None else losses.tolist()}
-    record["alpha"] = params.alpha.detach().cpu().double().numpy().tolist()
+    P, Q, alpha = params.numpy()
+    wm = weight_metrics(P, Q)
+    record: dict[str, Any] = {"tasks": tasks_done, "seeds": len(config.seeds)}
+    record["loss"] = None if losses is None else losses.tolist()
+    record["alpha"] = alpha.tolist()
     for name in FUNCTION_METRICS:
         record[name] = getattr(fm, name).tolist()
     for name in WEIGHT_METRICS:
         record[name] = wm[name].tolist()
+    P_aligned, Q_aligned = align_sign(P, Q)
+    record["p_aligned_mean"] = P_aligned.mean(axis=0).tolist()
+    record["q_aligned_mean"] = Q_aligned.mean(axis=0).tolist()
     return record
+
+
+MEAN_FIELDS = ("p_aligned_mean", "q_aligned_mean")
+"""Log fields that hold a mean over the seeds (merged by a weighted mean); the others are per-seed lists."""
 
 
 @dataclass
 class PretrainResult:
-    """Outcome of :func:`train`: the log (one record per evaluation), final weights (aligned by nothing:
-    raw), the fitted α, and wall-clock seconds spent per stage in this session."""
+    """Outcome of :func:`train`: the log (one record per evaluation), the final raw weights P, Q
+    (seeds, 1 or L, D, D) and α (seeds,), and seconds spent per stage in this session (summed over workers)."""
 
     config: PretrainConfig
     log: list[dict[str, Any]]
@@ -404,27 +478,40 @@ class PretrainResult:
     def series(self, name: str) -> tuple[FloatArray, FloatArray]:
         """(tasks, values) of one metric over the log; values have shape (records, seeds[, layers])."""
         rows = [r for r in self.log if r.get(name) is not None]
-        return np.array([r["tasks"] for r in rows], dtype=np.float64), np.array([r[name] for r in rows], dtype=np.float64)
+        tasks = np.array([r["tasks"] for r in rows], dtype=np.float64)
+        return tasks, np.array([r[name] for r in rows], dtype=np.float64)
 
 
 ProgressCallback = Callable[[int, dict[str, Any] | None], None]
 """Called after every task with (tasks done, the new log record or None)."""
 
+SEED_TASKS_PER_CHUNK = 128
+"""Seeds × tasks whose roll-outs and prompts the prefetch thread prepares at once (memory/speed only)."""
 
-def _save_checkpoint(path: Path, config: PretrainConfig, params: Parameters, optimizer: torch.optim.Optimizer,
-                     tasks_done: int, log: list[dict[str, Any]]) -> None:
-    payload = {
-        "config": config.to_dict(),
-        "tasks_done": tasks_done,
-        "P": params.P.detach().cpu(),
-        "Q": params.Q.detach().cpu(),
-        "alpha": params.alpha.detach().cpu(),
-        "optimizer": optimizer.state_dict(),
-        "log": json.dumps(log),
-    }
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+
+class WorkerStoppedError(RuntimeError):
+    """Raised inside a worker when another worker of the same run failed or was interrupted."""
+
+
+@dataclass(frozen=True)
+class TaskTensors:
+    """Training data of one task for every seed: the roll-out matrices (seeds, B, D, n+m+2) of
+    :func:`trajectory_prompts` and the control's noise targets (seeds, B, m) or None."""
+
+    trajectories: torch.Tensor
+    noise: torch.Tensor | None
+
+
+def prepare_tasks(config: PretrainConfig, start: int, stop: int) -> list[TaskTensors]:
+    """Sample tasks start..stop−1 and build their roll-out matrices as tensors of the run's dtype and device."""
+    tasks = sample_training_tasks(config, start, stop)
+    dtype, device = DTYPES[config.dtype], torch.device(config.device)
+    out = []
+    for j in range(stop - start):
+        trajectories = trajectory_prompts(config, tasks.features[:, j], tasks.rewards[:, j], tasks.states[:, j])
+        noise = None if tasks.noise is None else torch.tensor(tasks.noise[:, j], dtype=dtype, device=device)
+        out.append(TaskTensors(torch.tensor(trajectories, dtype=dtype, device=device), noise))
+    return out
 
 
 def write_log(run_dir: Path, config: PretrainConfig, log: list[dict[str, Any]]) -> Path:
@@ -436,113 +523,251 @@ def write_log(run_dir: Path, config: PretrainConfig, log: list[dict[str, Any]]) 
     return path
 
 
-def train(
+def _save_checkpoint(
+    path: Path,
     config: PretrainConfig,
-    run_dir: Path | None = None,
-    resume: bool = False,
-    progress: ProgressCallback | None = None,
-) -> PretrainResult:
-    """Multi-task TD pretraining of every seed at once (seeds are a batch axis of one program).
+    params: Parameters,
+    optimizer: torch.optim.Optimizer,
+    done: int,
+    log: list[dict[str, Any]],
+) -> None:
+    payload = {
+        "config": config.to_dict(),
+        "tasks_done": done,
+        "P": params.P.detach().cpu(),
+        "Q": params.Q.detach().cpu(),
+        "alpha": params.alpha.detach().cpu(),
+        "optimizer": optimizer.state_dict(),
+        "log": json.dumps(log),
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
 
-    For each task k: B mini-batches, each the m + 1 sliding prompts of a fresh roll-out, one Adam step on
-    Σ_seeds [TD loss of the transformer + TD loss of the fitted-α reference] (the two parameter sets are
-    disjoint and Adam acts per entry, so every seed trains exactly as alone). Adam: torch.optim.Adam with
-    coupled L2 weight decay (the decay is added to the gradient, not AdamW). Evaluates every ``log_every``
-    tasks; with ``run_dir``, checkpoints every ``checkpoint_every`` tasks and ``resume`` continues from the
-    last checkpoint, reproducing the uninterrupted run bit for bit.
-    """
+
+def _load_checkpoint(
+    path: Path, config: PretrainConfig, params: Parameters, optimizer: torch.optim.Optimizer
+) -> tuple[int, list[dict[str, Any]]]:
+    data = torch.load(path, map_location=config.device, weights_only=True)
+    saved = PretrainConfig.from_dict(data["config"])
+    if saved != config:
+        diff = [f.name for f in dataclasses.fields(config) if getattr(saved, f.name) != getattr(config, f.name)]
+        raise ValueError(f"resume: the checkpoint {path} was made with a different config ({', '.join(diff)})")
+    params.load(data["P"], data["Q"], data["alpha"])
+    optimizer.load_state_dict(data["optimizer"])
+    log: list[dict[str, Any]] = json.loads(data["log"])
+    return int(data["tasks_done"]), log
+
+
+def _train_batch(
+    config: PretrainConfig,
+    run_dir: Path | None,
+    resume: bool,
+    progress: ProgressCallback | None,
+    stop: threading.Event | None,
+) -> PretrainResult:
+    """Train every seed of ``config`` as one batch (see :func:`train`)."""
     bk = TorchBackend(config.device, DTYPES[config.dtype])
-    timings = {"tasks": 0.0, "prompts": 0.0, "steps": 0.0, "eval": 0.0, "checkpoint": 0.0}
+    timings = {"data (prefetch thread)": 0.0, "waiting for data": 0.0, "steps": 0.0, "eval": 0.0, "checkpoint": 0.0}
     clock = time.perf_counter()
     heldout = held_out_tasks(config)
     timings["eval"] += time.perf_counter() - clock
     params = initial_parameters(config)
-    optimizer = torch.optim.Adam(params.tensors(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(params.tensors(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     log: list[dict[str, Any]] = []
     done = 0
     checkpoint = run_dir / CHECKPOINT_NAME if run_dir is not None else None
     if resume:
         if checkpoint is None or not checkpoint.exists():
-            raise ValueError(f"resume: no checkpoint found at {checkpoint}")
+            raise ValueError(
+                f"resume: no checkpoint found at {checkpoint} (resume with the same run directory "
+                "and the same number of workers)"
+            )
         done, log = _load_checkpoint(checkpoint, config, params, optimizer)
-    resumed_from = done if resume else None
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
     if not log:
         clock = time.perf_counter()
         log.append(log_record(config, params, heldout, 0, None))
         timings["eval"] += time.perf_counter() - clock
-    losses = np.zeros(len(config.seeds))
-    steps_since_log = 0
-    while done < config.tasks:
-        clock = time.perf_counter()
-        chunk = sample_training_tasks(config, done, min(done + config.chunk_tasks, config.tasks))
-        timings["tasks"] += time.perf_counter() - clock
-        for j in range(chunk.states.shape[1]):
+    resumed_from = done if resume else None
+    per_chunk = max(1, SEED_TASKS_PER_CHUNK // len(config.seeds))
+
+    def prepare(start: int) -> list[TaskTensors]:
+        began = time.perf_counter()
+        out = prepare_tasks(config, start, min(start + per_chunk, config.tasks))
+        timings["data (prefetch thread)"] += time.perf_counter() - began
+        return out
+
+    losses = torch.zeros(len(config.seeds), dtype=torch.float64, device=bk.device)  # summed on the device
+    steps = 0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(prepare, done) if done < config.tasks else None
+        while pending is not None:
             clock = time.perf_counter()
-            Z_np, rho_np = training_prompts(config, chunk.features[:, j], chunk.rewards[:, j], chunk.states[:, j])
-            Z = torch.tensor(Z_np, dtype=bk.dtype, device=bk.device)
-            rho = torch.tensor(rho_np, dtype=bk.dtype, device=bk.device)
-            noise = None if chunk.noise is None else torch.tensor(chunk.noise[:, j], dtype=bk.dtype, device=bk.device)
-            timings["prompts"] += time.perf_counter() - clock
-            clock = time.perf_counter()
-            for b in range(config.batches_per_task):
-                Zb, rb = Z[:, b], rho[:, b]
-                loss_tf = minibatch_loss(transformer_values(bk, params.P, params.Q, Zb, config.layers), rb,
-                                         config.gamma, None if noise is None else noise[:, b])
-                loss_td = minibatch_loss(td_reference(bk, params.alpha, Zb, config.layers)[0], rb, config.gamma)
-                optimizer.zero_grad(set_to_none=True)
-                (loss_tf.sum() + loss_td.sum()).backward()
-                optimizer.step()
-                losses += loss_tf.detach().cpu().double().numpy()
-                steps_since_log += 1
-            timings["steps"] += time.perf_counter() - clock
-            done += 1
-            record = None
-            if done % config.log_every == 0 or done == config.tasks:
+            chunk = pending.result()
+            timings["waiting for data"] += time.perf_counter() - clock
+            following = done + len(chunk)
+            pending = pool.submit(prepare, following) if following < config.tasks else None
+            for task in chunk:
+                if stop is not None and stop.is_set():
+                    raise WorkerStoppedError("stopped because another worker of the run failed or was interrupted")
                 clock = time.perf_counter()
-                record = log_record(config, params, heldout, done, losses / max(steps_since_log, 1))
-                log.append(record)
-                losses[:] = 0.0
-                steps_since_log = 0
-                timings["eval"] += time.perf_counter() - clock
-            if checkpoint is not None and (done % config.checkpoint_every == 0 or done == config.tasks):
-                clock = time.perf_counter()
-                _save_checkpoint(checkpoint, config, params, optimizer, done, log)
-                write_log(checkpoint.parent, config, log)
-                timings["checkpoint"] += time.perf_counter() - clock
-            if progress is not None:
-                progress(done, record)
+                for b in range(config.batches_per_task):
+                    Z, rho = sliding_prompts(task.trajectories[:, b], config.n)
+                    noise = None if task.noise is None else task.noise[:, b]
+                    P, Q, alpha = params.P, params.Q, params.alpha
+                    values = predicted_values(bk, P, Q, Z, config.layers)
+                    loss = minibatch_loss(values, rho, config.gamma, noise)
+                    reference = minibatch_loss(td_reference(bk, alpha, Z, config.layers)[0], rho, config.gamma)
+                    optimizer.zero_grad(set_to_none=True)
+                    torch.autograd.backward(loss.sum() + reference.sum())
+                    optimizer.step()
+                    losses += loss.detach()
+                    steps += 1
+                timings["steps"] += time.perf_counter() - clock
+                done += 1
+                record = None
+                if done % config.log_every == 0 or done == config.tasks:
+                    clock = time.perf_counter()
+                    mean_loss = np.asarray((losses / steps).cpu().numpy(), dtype=np.float64)
+                    record = log_record(config, params, heldout, done, mean_loss)
+                    log.append(record)
+                    losses.zero_()
+                    steps = 0
+                    timings["eval"] += time.perf_counter() - clock
+                if checkpoint is not None and (done % config.checkpoint_every == 0 or done == config.tasks):
+                    clock = time.perf_counter()
+                    _save_checkpoint(checkpoint, config, params, optimizer, done, log)
+                    write_log(checkpoint.parent, config, log)
+                    timings["checkpoint"] += time.perf_counter() - clock
+                if progress is not None:
+                    progress(done, record)
+    P_final, Q_final, alpha_final = params.numpy()
     return PretrainResult(
         config=config,
         log=log,
-        P=params.P.detach().cpu().double().numpy(),
-        Q=params.Q.detach().cpu().double().numpy(),
-        alpha=params.alpha.detach().cpu().double().numpy(),
+        P=P_final,
+        Q=Q_final,
+        alpha=alpha_final,
         timings=timings,
         resumed_from=resumed_from,
     )
 
 
-def _load_checkpoint(path: Path, config: PretrainConfig, params: Parameters, optimizer: torch.optim.Optimizer
-                     ) -> tuple[int, list[dict[str, Any]]]:
-    data = torch.load(path, map_location=config.device, weights_only=True)
-    saved = PretrainConfig.from_dict(data["config"])
-    if saved != config:
-        diff = [f.name for f in dataclasses.fields(config) if getattr(saved, f.name) != getattr(config, f.name)]
-        raise ValueError(f"resume: the checkpoint at {path} was made with a different config ({', '.join(diff)})")
-    with torch.no_grad():
-        params.P.copy_(data["P"])
-        params.Q.copy_(data["Q"])
-        params.alpha.copy_(data["alpha"])
-    optimizer.load_state_dict(data["optimizer"])
-    log: list[dict[str, Any]] = json.loads(data["log"])
-    return int(data["tasks_done"]), log
+def seed_groups(config: PretrainConfig, workers: int) -> list[PretrainConfig]:
+    """Split the seeds into ``workers`` contiguous groups (fewer if there are fewer seeds), one config each."""
+    workers = _validate.positive_int("workers", workers)
+    parts = np.array_split(np.array(config.seeds), min(workers, len(config.seeds)))
+    return [dataclasses.replace(config, seeds=tuple(int(s) for s in part)) for part in parts]
+
+
+def merge_results(config: PretrainConfig, results: list[PretrainResult]) -> PretrainResult:
+    """Concatenate the per-group results of one run along the seed axis (records matched by task count)."""
+    log = []
+    for records in zip(*(r.log for r in results)):
+        if len({rec["tasks"] for rec in records}) != 1:
+            raise ValueError("results: the groups logged at different task counts")
+        counts = np.array([rec["seeds"] for rec in records], dtype=np.float64)
+        merged: dict[str, Any] = {"tasks": records[0]["tasks"], "seeds": int(counts.sum())}
+        for key in records[0]:
+            if key in merged:
+                continue
+            if records[0][key] is None:
+                merged[key] = None
+            elif key in MEAN_FIELDS:
+                stacked = np.array([rec[key] for rec in records], dtype=np.float64)
+                merged[key] = np.tensordot(counts / counts.sum(), stacked, axes=1).tolist()
+            else:
+                merged[key] = [v for rec in records for v in rec[key]]
+        log.append(merged)
+    timings: dict[str, float] = {}
+    for r in results:
+        for stage, seconds in r.timings.items():
+            timings[stage] = timings.get(stage, 0.0) + seconds
+    return PretrainResult(
+        config=config,
+        log=log,
+        P=np.concatenate([r.P for r in results]),
+        Q=np.concatenate([r.Q for r in results]),
+        alpha=np.concatenate([r.alpha for r in results]),
+        timings=timings,
+        resumed_from=min((r.resumed_from for r in results if r.resumed_from is not None), default=None),
+    )
+
+
+def train(
+    config: PretrainConfig,
+    run_dir: Path | None = None,
+    resume: bool = False,
+    progress: ProgressCallback | None = None,
+    workers: int = 1,
+) -> PretrainResult:
+    """Multi-task TD pretraining [W25a, Algorithm 1] of every seed; seeds are a batch axis of one program.
+
+    For each task k: ``batches_per_task`` mini-batches, each the m + 1 sliding prompts of a fresh roll-out,
+    one Adam step on Σ_seeds [TD loss of the transformer + TD loss of the fitted-α reference] (disjoint
+    parameters, and Adam acts per entry, so every seed trains exactly as it would alone). Adam is
+    torch.optim.Adam (fused kernel) with coupled L2 weight decay: the decay is added to the gradient (not
+    AdamW). Evaluates on held-out tasks every ``log_every`` tasks. A prefetch thread prepares the next
+    tasks while the current ones train.
+
+    ``workers`` > 1 splits the seeds into that many groups trained in parallel threads (torch releases
+    the GIL in its kernels); the numbers do not depend on it. With ``run_dir``, checkpoints every
+    ``checkpoint_every`` tasks (one per group, under ``group<i>/`` when workers > 1); ``resume`` continues
+    from the last checkpoint and reproduces the uninterrupted run bit for bit.
+    """
+    groups = seed_groups(config, workers)
+    if len(groups) == 1:
+        return _train_batch(config, run_dir, resume, progress, None)
+    stop = threading.Event()
+    lock = threading.Lock()
+    done = [0] * len(groups)
+    pending: dict[int, list[dict[str, Any] | None]] = {}
+
+    def report(group: int) -> ProgressCallback:
+        def callback(tasks: int, record: dict[str, Any] | None) -> None:
+            with lock:
+                done[group] = tasks
+                merged = None
+                if record is not None:
+                    slots = pending.setdefault(tasks, [None] * len(groups))
+                    slots[group] = record
+                    if all(s is not None for s in slots):
+                        merged = merge_results(
+                            config,
+                            [
+                                PretrainResult(g, [s], np.empty(0), np.empty(0), np.empty(0))
+                                for g, s in zip(groups, slots)
+                                if s is not None
+                            ],
+                        ).log[0]
+                        del pending[tasks]
+                if progress is not None:
+                    progress(min(done), merged)
+
+        return callback
+
+    dirs = [None if run_dir is None else run_dir / f"group{i}" for i in range(len(groups))]
+    with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+        futures = [
+            pool.submit(_train_batch, g, d, resume, report(i) if progress is not None else None, stop)
+            for i, (g, d) in enumerate(zip(groups, dirs))
+        ]
+        try:
+            results = [f.result() for f in futures]
+        except BaseException:
+            stop.set()
+            raise
+    result = merge_results(config, results)
+    if run_dir is not None:
+        write_log(run_dir, config, result.log)
+    return result
 
 
 def save_result(result: PretrainResult, run_dir: Path) -> list[Path]:
-    """Write the final weights (P.npy, Q.npy, alpha.npy; raw, per seed) and final.json (weights as lists,
-    the final log record, timings) into ``run_dir``; returns the paths."""
+    """Write the final weights (P.npy, Q.npy, alpha.npy; raw, per seed), final.json (weights as lists, the
+    final log record, timings) and log.json into ``run_dir``; returns the paths."""
     run_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, arr in (("P", result.P), ("Q", result.Q), ("alpha", result.alpha)):
