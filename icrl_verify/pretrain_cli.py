@@ -179,7 +179,7 @@ def pretrain_command(
     log_every: Annotated[int, typer.Option(help="evaluate every this many tasks")] = 20,
     checkpoint_every: Annotated[int, typer.Option(help="checkpoint every this many tasks")] = 200,
     workers: Annotated[int, typer.Option(help="threads, each training a group of the seeds")] = 2,
-    threads: Annotated[int, typer.Option(help="torch intra-op threads per worker")] = 1,
+    threads: Annotated[int, typer.Option(help="torch intra-op threads of the process (shared by the workers)")] = 1,
     out: Annotated[Path, typer.Option("--out", "-o", help="run directory")] = Path("runs/pretrain"),
     resume: Annotated[bool, typer.Option(help="continue the run in --out from its last checkpoint")] = False,
 ) -> None:

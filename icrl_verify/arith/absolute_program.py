@@ -20,27 +20,14 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from numpy.typing import NDArray
-
-from icrl_verify.arith.base import Backend, Certifies, Scalar, to_fraction
-from icrl_verify.arith.running_error import RunningErrorBackend, Tracked
+from icrl_verify.arith.base import Scalar, to_fraction
+from icrl_verify.arith.running_error import Tracked, TrackedBackend
 
 A = TypeVar("A")
 
 
-class AbsoluteProgramBackend(Backend[Tracked[A]]):
-    """Wraps a batched float backend; ``bound`` holds the absolute program's value x_abs (None: exact)."""
-
-    certifies: Certifies = "bound"
-    batched = True
-
-    def __init__(self, inner: Backend[A], unit_roundoff: float) -> None:
-        self.inner = inner
-        self.u = unit_roundoff
-        self.name = inner.name
-
-    def _gamma(self, m: int) -> float:
-        return m * self.u / (1 - m * self.u)
+class AbsoluteProgramBackend(TrackedBackend[A]):
+    """The absolute-program bound: ``bound`` holds x_abs, the program on magnitudes (None: exact)."""
 
     def _magnitude(self, t: Tracked[A]) -> A:
         return abs(t.value) if t.bound is None else t.bound  # type: ignore[arg-type]
@@ -49,22 +36,9 @@ class AbsoluteProgramBackend(Backend[Tracked[A]]):
         """γ_N · x_abs, inflated for the rounding of x_abs itself; zeros when exact."""
         if t.bound is None or t.depth == 0:
             return self.inner.scale(t.value, 0)
-        if (t.depth + 2) * self.u >= 0.5:
+        if self._uncontrolled(t):
             return self.inner.scale(t.bound, float("inf"))
-        return self.inner.scale(t.bound, self._gamma(t.depth) * (1 + 2 * self._gamma(t.depth + 2)))
-
-    def exact_input(self, value: A) -> Tracked[A]:
-        """Treat a float matrix as an exact input."""
-        return Tracked(value)
-
-    def asmatrix(self, arr: NDArray[Any] | Any) -> Tracked[A]:
-        return Tracked(self.inner.asmatrix(arr))
-
-    def to_numpy(self, a: Tracked[A]) -> Any:
-        return self.inner.to_numpy(a.value)
-
-    def zeros(self, rows: int, cols: int) -> Tracked[A]:
-        return Tracked(self.inner.zeros(rows, cols))
+        return self.inner.scale(t.bound, self.gamma(t.depth) * (1 + 2 * self.gamma(t.depth + 2)))
 
     def matmul(self, a: Tracked[A], b: Tracked[A]) -> Tracked[A]:
         ib = self.inner
@@ -90,20 +64,6 @@ class AbsoluteProgramBackend(Backend[Tracked[A]]):
         # ±2^-k scales exactly; otherwise fl(s) and the product round once each
         return Tracked(value, magnitude, a.depth + (0 if power_of_two else 2))
 
-    def neg(self, a: Tracked[A]) -> Tracked[A]:
-        return Tracked(self.inner.neg(a.value), a.bound, a.depth)
-
-    def transpose(self, a: Tracked[A]) -> Tracked[A]:
-        t = self.inner.transpose
-        return Tracked(t(a.value), None if a.bound is None else t(a.bound), a.depth)
-
-    def shape(self, a: Tracked[A]) -> tuple[int, int]:
-        return self.inner.shape(a.value)
-
-    def block(self, a: Tracked[A], rows: slice, cols: slice) -> Tracked[A]:
-        blk = self.inner.block
-        return Tracked(blk(a.value, rows, cols), None if a.bound is None else blk(a.bound, rows, cols), a.depth)
-
     def concat(self, blocks: list[Tracked[A]], axis: Literal[0, 1]) -> Tracked[A]:
         value = self.inner.concat([b.value for b in blocks], axis)
         if all(b.bound is None for b in blocks):
@@ -122,5 +82,5 @@ class AbsoluteProgramBackend(Backend[Tracked[A]]):
         raise ValueError("the absolute-program bound covers polynomial programs only: use RunningErrorBackend")
 
 
-BoundBackend = RunningErrorBackend[Any] | AbsoluteProgramBackend[Any]
+BoundBackend = TrackedBackend[Any]
 """A float backend whose matrices carry certified rounding-error bounds."""

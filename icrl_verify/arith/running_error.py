@@ -18,6 +18,7 @@ a non-finite value or bound makes a comparison fail.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -38,8 +39,12 @@ class Tracked(Generic[A]):
     depth: int = 0
 
 
-class RunningErrorBackend(Backend[Tracked[A]]):
-    """Wraps a batched float backend (float64 numpy or torch) and tracks error bounds alongside."""
+class TrackedBackend(Backend[Tracked[A]]):
+    """A batched float backend (float64 numpy or torch) whose matrices carry a certified rounding bound.
+
+    Subclasses define how bounds propagate and :meth:`certified_bound`; the structural operations
+    (shape, blocks, transposes, negation) move values and bounds together and are shared here.
+    """
 
     certifies: Certifies = "bound"
     batched = True
@@ -55,21 +60,12 @@ class RunningErrorBackend(Backend[Tracked[A]]):
             raise ValueError(f"rounding depth {m} too large for a meaningful bound")
         return m * self.u / (1 - m * self.u)
 
-    def _abs(self, a: A) -> A:
-        return abs(a)  # type: ignore[arg-type]
-
-    def _plus(self, a: A | None, b: A | None) -> A | None:
-        if a is None:
-            return b
-        return a if b is None else self.inner.add(a, b)
-
+    @abstractmethod
     def certified_bound(self, t: Tracked[A]) -> A:
-        """The bound, inflated for the rounding of its own evaluation; zeros when exact."""
-        if t.bound is None:
-            return self.inner.scale(t.value, 0)
-        if (t.depth + 2) * self.u >= 0.5:  # the bound's own rounding is no longer controlled: fail safe
-            return self.inner.scale(t.bound, float("inf"))
-        return self.inner.scale(t.bound, 1 + 2 * self.gamma(t.depth + 2))
+        """An entrywise bound on |t.value − exact| that accounts for its own rounding."""
+
+    def _uncontrolled(self, t: Tracked[A]) -> bool:
+        return (t.depth + 2) * self.u >= 0.5  # the bound's own rounding is no longer controlled: fail safe
 
     def exact_input(self, value: A) -> Tracked[A]:
         """Treat a float matrix as an exact input."""
@@ -83,6 +79,40 @@ class RunningErrorBackend(Backend[Tracked[A]]):
 
     def zeros(self, rows: int, cols: int) -> Tracked[A]:
         return Tracked(self.inner.zeros(rows, cols))
+
+    def neg(self, a: Tracked[A]) -> Tracked[A]:
+        return Tracked(self.inner.neg(a.value), a.bound, a.depth)
+
+    def transpose(self, a: Tracked[A]) -> Tracked[A]:
+        t = self.inner.transpose
+        return Tracked(t(a.value), None if a.bound is None else t(a.bound), a.depth)
+
+    def shape(self, a: Tracked[A]) -> tuple[int, int]:
+        return self.inner.shape(a.value)
+
+    def block(self, a: Tracked[A], rows: slice, cols: slice) -> Tracked[A]:
+        blk = self.inner.block
+        return Tracked(blk(a.value, rows, cols), None if a.bound is None else blk(a.bound, rows, cols), a.depth)
+
+
+class RunningErrorBackend(TrackedBackend[A]):
+    """Running error analysis: ``bound`` is an entrywise bound on |computed − exact|."""
+
+    def _abs(self, a: A) -> A:
+        return abs(a)  # type: ignore[arg-type]
+
+    def _plus(self, a: A | None, b: A | None) -> A | None:
+        if a is None:
+            return b
+        return a if b is None else self.inner.add(a, b)
+
+    def certified_bound(self, t: Tracked[A]) -> A:
+        """The bound, inflated for the rounding of its own evaluation; zeros when exact."""
+        if t.bound is None:
+            return self.inner.scale(t.value, 0)
+        if self._uncontrolled(t):
+            return self.inner.scale(t.bound, float("inf"))
+        return self.inner.scale(t.bound, 1 + 2 * self.gamma(t.depth + 2))
 
     def matmul(self, a: Tracked[A], b: Tracked[A]) -> Tracked[A]:
         ib = self.inner
@@ -118,20 +148,6 @@ class RunningErrorBackend(Backend[Tracked[A]]):
         local = ib.scale(self._abs(value), self.gamma(2))  # s itself is rounded, then the product
         propagated = None if a.bound is None else ib.scale(a.bound, abs(float(s)) * (1 + self.gamma(1)))
         return Tracked(value, self._plus(propagated, local), a.depth + 3)
-
-    def neg(self, a: Tracked[A]) -> Tracked[A]:
-        return Tracked(self.inner.neg(a.value), a.bound, a.depth)
-
-    def transpose(self, a: Tracked[A]) -> Tracked[A]:
-        t = self.inner.transpose
-        return Tracked(t(a.value), None if a.bound is None else t(a.bound), a.depth)
-
-    def shape(self, a: Tracked[A]) -> tuple[int, int]:
-        return self.inner.shape(a.value)
-
-    def block(self, a: Tracked[A], rows: slice, cols: slice) -> Tracked[A]:
-        blk = self.inner.block
-        return Tracked(blk(a.value, rows, cols), None if a.bound is None else blk(a.bound, rows, cols), a.depth)
 
     def concat(self, blocks: list[Tracked[A]], axis: Literal[0, 1]) -> Tracked[A]:
         ib = self.inner

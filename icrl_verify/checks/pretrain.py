@@ -24,6 +24,7 @@ THRESHOLD = 0.85
 CONFIDENCE = 0.95
 """Level of the two-sided Student-t interval over seeds; its lower end is the bound."""
 MIN_SEEDS = 8
+"""Fewest seeds the check accepts (issue 7)."""
 
 CI_TASKS = 600
 """Tasks of the CI-sized check: the published model and task distribution, fewer tasks (published 4000)."""
@@ -41,7 +42,8 @@ CLAIM_CONTROL = "control (TD target replaced by noise) fails the same check"
 
 @dataclass(frozen=True)
 class Criterion:
-    """One criterion of the T5 check: ``margin`` ≥ 0 exactly when it passes (how far inside it is)."""
+    """One criterion of the T5 check; ``margin`` is how far inside (> 0) or outside (< 0) it the run is
+    (a bound minus its threshold, or a gap between entries relative to the largest |entry|)."""
 
     claim: str
     passed: bool
