@@ -18,6 +18,7 @@ from rich.table import Table
 from icrl_verify.arith.torch_backend import intra_op_threads
 from icrl_verify.pretrain import CHECKPOINT_NAME, PretrainConfig, PretrainResult, save_result, train
 from icrl_verify.pretrain_metrics import t_interval
+from icrl_verify.reports import save_figure
 
 SUMMARY_METRICS = (
     ("ss", "SS (held-out)"),
@@ -91,11 +92,7 @@ def write_figures(result: PretrainResult, out_dir: Path, prefix: str = "") -> li
         f"TD pretraining: d={config.d}, S={config.num_states}, n={config.n}, L={config.layers} "
         f"{'tied' if config.tied else 'untied'}, {seeds} seeds ({band}), target={config.target}"
     )
-    paths = []
-    for ext in ("png", "pdf"):
-        path = out_dir / f"{prefix}curves.{ext}"
-        fig.savefig(path, dpi=130)
-        paths.append(path)
+    paths = save_figure(fig, out_dir, f"{prefix}curves", dpi=130)
     final = result.final
     P = np.asarray(final["p_aligned_mean"])
     Q = np.asarray(final["q_aligned_mean"])
@@ -115,11 +112,7 @@ def write_figures(result: PretrainResult, out_dir: Path, prefix: str = "") -> li
             ax.set_yticks(range(D))
             fig.colorbar(image, ax=ax, shrink=0.8)
     fig.suptitle(f"after {final['tasks']} tasks, {seeds} seeds")
-    for ext in ("png", "pdf"):
-        path = out_dir / f"{prefix}heatmaps.{ext}"
-        fig.savefig(path, dpi=130)
-        paths.append(path)
-    return paths
+    return [*paths, *save_figure(fig, out_dir, f"{prefix}heatmaps", dpi=130)]
 
 
 def live_metrics(record: dict[str, Any]) -> str:

@@ -38,6 +38,7 @@ from icrl_verify.neu import (
     value_iteration_layers,
 )
 from icrl_verify.prompts import expected_feature_prompts
+from icrl_verify.reports import save_figure
 
 FloatArray = NDArray[np.float64]
 Construction = Callable[[int, int], list[LinearAttentionWeights]]
@@ -677,9 +678,6 @@ def report_neu(out_dir: Path) -> list[Path]:
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "neu.png", out_dir / "neu.pdf"]
-    for path in paths:
-        fig.savefig(path)
+    paths = save_figure(fig, out_dir, "neu")
     plt.close(fig)
     return paths

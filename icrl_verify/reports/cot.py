@@ -12,6 +12,7 @@ from icrl_verify import constructions, cot
 from icrl_verify.arith.float64 import Float64Backend
 from icrl_verify.checks.cot import empirical_td_system, ergodic_tasks, floor_fit
 from icrl_verify.prompts import cot_prompt
+from icrl_verify.reports import save_figure
 
 LENGTHS = (300, 3000, 30000)
 """Context lengths of the error curves (nested prefixes of one stationary trajectory)."""
@@ -73,8 +74,4 @@ def report_cot(out_dir: Path) -> list[Path]:
     right.set_ylabel(r"$\|w_n - w_{TD}\|$")
     right.set_title(f"floor on {FLOOR_SEEDS} Boyan chains\nfitted slope {fit.mean:.3f}, 99% CI [{lo:.3f}, {hi:.3f}]")
     right.legend()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "cot_thoughts.png", out_dir / "cot_thoughts.pdf"]
-    for path in paths:
-        fig.savefig(path, dpi=150)
-    return paths
+    return save_figure(fig, out_dir, "cot_thoughts")

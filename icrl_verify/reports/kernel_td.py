@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from icrl_verify.checks.kernel_td import population_rate, sup_error_curves, tabular_kernel_mrp
+from icrl_verify.reports import save_figure
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,6 @@ def write_csv(curves: SupErrorCurves, path: Path) -> Path:
 
 def report_kernel_td(out_dir: Path, **sizes: Any) -> list[Path]:
     """Compute :func:`kernel_td_errors` (``sizes`` passed on) and write kernel_td_sup_error.{png,pdf,csv}."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     curves = kernel_td_errors(**sizes)
-    fig = draw_kernel_td(curves)
-    paths = [out_dir / "kernel_td_sup_error.png", out_dir / "kernel_td_sup_error.pdf"]
-    for path in paths:
-        fig.savefig(path, dpi=150)
+    paths = save_figure(draw_kernel_td(curves), out_dir, "kernel_td_sup_error")
     return [*paths, write_csv(curves, out_dir / "kernel_td_sup_error.csv")]

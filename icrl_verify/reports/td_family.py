@@ -18,6 +18,7 @@ from icrl_verify.certify import ClaimPair
 from icrl_verify.checks.base import tracked_backend
 from icrl_verify.checks.td_family import CLAIM_QUERY, TD0Check, TDInstance
 from icrl_verify.checks.td_variants import CLAIM_AR_QUERY, AverageRewardCheck, ResidualGradientCheck, TDLambdaCheck
+from icrl_verify.reports import save_figure
 
 FLOAT_COMPOSED = "float64: composed stack, measured"
 FLOAT_STEP = "float64: inductive step, measured"
@@ -167,10 +168,6 @@ def write_csv(curves: Sequence[ErrorCurves], path: Path) -> Path:
 
 def report_td_family(out_dir: Path, **sizes: int) -> list[Path]:
     """Compute :func:`td_family_errors` (``sizes`` passed on) and write td_family_errors.{png,pdf,csv}."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     curves = td_family_errors(**sizes)
-    fig = draw_td_family(curves)
-    paths = [out_dir / "td_family_errors.png", out_dir / "td_family_errors.pdf"]
-    for path in paths:
-        fig.savefig(path, dpi=150)
+    paths = save_figure(draw_td_family(curves), out_dir, "td_family_errors")
     return [*paths, write_csv(curves, out_dir / "td_family_errors.csv")]
