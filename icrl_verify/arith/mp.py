@@ -104,12 +104,6 @@ class MpmathBackend(Backend[MpMatrix]):
             return -a
 
 
-def max_abs(a: MpMatrix, dps: int) -> float:
-    """Largest |entry| of an mpmath matrix as a float (0.0 for exact zeros)."""
-    with mpmath.workdps(dps):
-        return float(max((abs(a[i, j]) for i in range(a.rows) for j in range(a.cols)), default=0))
-
-
 def log10_max_abs(a: MpMatrix, dps: int) -> float:
     """log10 of the largest |entry| (−inf when all entries are zero); safe far below float range."""
     with mpmath.workdps(dps):
