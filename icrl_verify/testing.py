@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from hypothesis import settings
+
 from icrl_verify.certify import ClaimResult, fmt_error
+
+REFERENCE_EXAMPLES = 25
+"""The budget of the ``icrl-ci`` profile: ``budget(k)`` asks for k examples at this reference."""
+
+
+def budget(examples: int) -> settings:
+    """Hypothesis settings for a test that runs ``examples`` examples under the ``icrl-ci`` profile
+    (25 examples per test) and proportionally more or fewer under any other profile or ``--max-examples``.
+
+    Is equivalent to ``settings(max_examples=max(1, round(examples * active / 25)))``, with ``active``
+    the ``max_examples`` of the profile loaded when the test module is imported (``conftest.py`` loads
+    it before collection), so an expensive test keeps its share of every budget.
+    """
+    active = settings().max_examples
+    return settings(max_examples=max(1, round(examples * active / REFERENCE_EXAMPLES)))
 
 
 def assert_certified(results: Iterable[ClaimResult]) -> None:

@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 
 from icrl_verify import constructions
 from icrl_verify.arith import BallBackend, ExactBackend, Float64Backend, MpmathBackend, TorchBackend
@@ -16,13 +16,14 @@ from icrl_verify.arith.running_error import RunningErrorBackend
 from icrl_verify.attention import run_transformer
 from icrl_verify.checks.td_family import TDInstance
 from icrl_verify.strategies import td_instances
+from icrl_verify.testing import budget
 
 
 def _last_state(bk, inst: TDInstance):  # type: ignore[no-untyped-def]
     return run_transformer(bk, bk.asmatrix(inst.Z0), constructions.td0(inst.d, inst.preconditioners, inst.n))[-1]
 
 
-@settings(max_examples=10)
+@budget(10)
 @given(td_instances(exact=True, max_n=4, max_depth=3))
 def test_all_backends_agree_with_exact(inst: TDInstance) -> None:
     exact = ExactBackend()
@@ -34,7 +35,7 @@ def test_all_backends_agree_with_exact(inst: TDInstance) -> None:
 
 
 @pytest.mark.parametrize("bounded", [RunningErrorBackend, AbsoluteProgramBackend])
-@settings(max_examples=25)
+@budget(25)
 @given(inst=td_instances(exact=True, max_n=6, max_depth=4))
 def test_certified_bound_contains_the_exact_result(bounded: type, inst: TDInstance) -> None:
     """The float64 value with its certified bound encloses the exact rational result of the same program

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from icrl_verify import mrp
 from icrl_verify.checks.td_family import TDInstance
 from icrl_verify.strategies import finite_mrps, shapes, td_instances
+from icrl_verify.testing import budget
 
 
 @given(finite_mrps())
@@ -39,7 +40,7 @@ def test_float_instances_are_finite(inst: TDInstance) -> None:
     assert inst.Z0[inst.d :, inst.n].tolist() == [0.0] * (inst.d + 1)
 
 
-@settings(max_examples=200)
+@budget(200)
 @given(st.data())
 def test_edge_cases_are_reachable(data: st.DataObject) -> None:
     d, n, depth = data.draw(shapes())
@@ -49,7 +50,7 @@ def test_edge_cases_are_reachable(data: st.DataObject) -> None:
 def test_edge_cases_are_generated() -> None:
     seen: set[str] = set()
 
-    @settings(max_examples=300, database=None)
+    @settings(max_examples=300, database=None)  # a coverage guarantee, not a budget: fixed
     @given(td_instances(exact=True))
     def collect(inst: TDInstance) -> None:
         if inst.d == 1:

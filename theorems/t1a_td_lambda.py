@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from icrl_verify import constructions
@@ -36,7 +36,7 @@ from icrl_verify.attention import run_transformer, td_lambda_mask, tied
 from icrl_verify.checks.td_family import TD0Check, TDInstance
 from icrl_verify.checks.td_variants import TDLambdaCheck, grid_instance
 from icrl_verify.strategies import as_batch, matrices, td_instances
-from icrl_verify.testing import assert_certified
+from icrl_verify.testing import assert_certified, budget
 
 
 def lambdas(exact: bool) -> st.SearchStrategy[Any]:
@@ -52,13 +52,13 @@ def test_exact_equality_at_every_layer(instance: TDInstance, lam: Fraction) -> N
     assert_certified(TDLambdaCheck(lam).run_exact([instance]))
 
 
-@settings(max_examples=8)
+@budget(8)
 @given(td_instances(exact=True, max_n=5, max_depth=3), lambdas(exact=True))
 def test_rigorous_balls_contain_zero(instance: TDInstance, lam: Fraction) -> None:
     assert_certified(TDLambdaCheck(lam).run_ball([instance]))
 
 
-@settings(max_examples=4)
+@budget(4)
 @given(td_instances(exact=True, max_n=4, max_depth=2), lambdas(exact=True))
 def test_mpmath_error_falls_with_precision(instance: TDInstance, lam: Fraction) -> None:
     assert_certified(TDLambdaCheck(lam).run_ladder([instance]))
@@ -69,7 +69,7 @@ def test_float64_inductive_step_within_running_bound(instance: TDInstance, lam: 
     assert_certified(TDLambdaCheck(lam).run_float(as_batch(instance), "float64"))
 
 
-@settings(max_examples=2)
+@budget(2)
 @given(st.integers(0, 2**32 - 1), lambdas(exact=False))
 def test_torch_batched_tasks(seed: int, lam: float) -> None:
     check = TDLambdaCheck(lam, float_n=30, float_depth=10)

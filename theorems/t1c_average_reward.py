@@ -29,7 +29,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from icrl_verify import constructions
@@ -40,7 +40,7 @@ from icrl_verify.checks.td_family import TDInstance
 from icrl_verify.checks.td_variants import AverageRewardCheck, grid_instance
 from icrl_verify.prompts import average_reward_prompt
 from icrl_verify.strategies import as_batch, matrices, preconditioners, shapes
-from icrl_verify.testing import assert_certified
+from icrl_verify.testing import assert_certified, budget
 
 CHECK = AverageRewardCheck()
 EDGES = [(1, 1, 0), (1, 1, 3), (2, 1, 2), (1, 3, 2)]
@@ -70,13 +70,13 @@ def test_exact_equality_at_every_layer(instance: TDInstance) -> None:
     assert_certified(CHECK.run_exact([instance]))
 
 
-@settings(max_examples=8)
+@budget(8)
 @given(average_reward_instances(exact=True, max_n=5, max_depth=3))
 def test_rigorous_balls_contain_zero(instance: TDInstance) -> None:
     assert_certified(CHECK.run_ball([instance]))
 
 
-@settings(max_examples=4)
+@budget(4)
 @given(average_reward_instances(exact=True, max_n=4, max_depth=2))
 def test_mpmath_error_falls_with_precision(instance: TDInstance) -> None:
     assert_certified(CHECK.run_ladder([instance]))
@@ -87,7 +87,7 @@ def test_float64_inductive_step_within_running_bound(instance: TDInstance) -> No
     assert_certified(CHECK.run_float(as_batch(instance), "float64"))
 
 
-@settings(max_examples=2)
+@budget(2)
 @given(st.integers(0, 2**32 - 1))
 def test_torch_batched_tasks(seed: int) -> None:
     batch = AverageRewardCheck(float_n=30, float_depth=10).sample_float(np.random.default_rng(seed), 256)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from icrl_verify import neu
@@ -41,24 +41,24 @@ from icrl_verify.arith.torch_backend import intra_op_threads
 from icrl_verify.checks import neu as t2
 from icrl_verify.mrp import FiniteMRP, random_mrp
 from icrl_verify.strategies import finite_mrps
-from icrl_verify.testing import assert_certified
+from icrl_verify.testing import assert_certified, budget
 
 seeds = st.integers(0, 2**32 - 1)
 
 
-@settings(max_examples=6)
+@budget(6)
 @given(finite_mrps(max_states=5, tabular=True))
 def test_value_iteration_bound_in_exact_rationals(task: FiniteMRP) -> None:
     assert_certified([t2.check_bound_exact(neu.value_iteration_layers, [t2.rational_task(task)], depth=20)])
 
 
-@settings(max_examples=6)
+@budget(6)
 @given(finite_mrps(max_states=6, tabular=True))
 def test_value_iteration_bound_in_float64_to_depth_200(task: FiniteMRP) -> None:
     assert_certified([t2.check_bound_float(neu.value_iteration_layers, [task], depth=200)])
 
 
-@settings(max_examples=2)
+@budget(2)
 @given(seeds, st.integers(3, 8))
 def test_neu_vanishes_at_theta_star(seed: int, num_states: int) -> None:
     tasks = t2.sample_tasks(np.random.default_rng(seed), 3, num_states)
@@ -76,7 +76,7 @@ def test_reference_run_shape() -> None:
     assert runs[200].neu_mc / runs[200].neu_td == pytest.approx(1 / (1 - 0.9), rel=1e-3)
 
 
-@settings(max_examples=1)
+@budget(1)
 @given(seeds)
 def test_neu_stays_away_from_zero_off_theta_star(seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -90,7 +90,7 @@ def test_swapping_q_blocks_is_flipping_the_step() -> None:
     assert all(np.array_equal(a.Q, b.Q) and np.array_equal(a.P, b.P) for a, b in zip(swapped, flipped))
 
 
-@settings(max_examples=3)
+@budget(3)
 @given(seeds)
 def test_uniform_expected_td_converges_iff_spectral_radius_below_one(seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -114,7 +114,7 @@ def test_no_positive_step_saves_uniform_weighting_on_the_counterexample() -> Non
         assert abs(1 + c * stationary) < 1
 
 
-@settings(max_examples=3)
+@budget(3)
 @given(seeds)
 def test_autograd_gradients_match_exact_forward_mode(seed: int) -> None:
     rng = np.random.default_rng(seed)

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from icrl_verify import constructions, cot
@@ -48,7 +48,7 @@ from icrl_verify.checks.cot import CoTCheck, CoTInstance, cot_instance, floor_fi
 from icrl_verify.checks.td_family import schwartz_zippel_bound
 from icrl_verify.prompts import cot_prompt
 from icrl_verify.strategies import contexts, matrices, shapes
-from icrl_verify.testing import assert_certified
+from icrl_verify.testing import assert_certified, budget
 
 CHECK = CoTCheck()
 
@@ -70,13 +70,13 @@ def test_exact_equality_at_every_thought(instance: CoTInstance) -> None:
     assert_certified(CHECK.run_exact([instance]))
 
 
-@settings(max_examples=6)
+@budget(6)
 @given(cot_instances(exact=True, max_n=5, max_thoughts=3))
 def test_rigorous_balls_contain_zero(instance: CoTInstance) -> None:
     assert_certified(CHECK.run_ball([instance]))
 
 
-@settings(max_examples=3)
+@budget(3)
 @given(cot_instances(exact=True, max_n=4, max_thoughts=2))
 def test_mpmath_error_falls_with_precision(instance: CoTInstance) -> None:
     assert_certified(CHECK.run_ladder([instance]))
@@ -87,7 +87,7 @@ def test_float64_inductive_step_within_running_bound(instance: CoTInstance) -> N
     assert_certified(CHECK.run_float(instance.as_batch(), "float64"))
 
 
-@settings(max_examples=2)
+@budget(2)
 @given(st.integers(0, 2**32 - 1))
 def test_torch_batched_thousand_tasks(seed: int) -> None:
     batch = CoTCheck(float_n=30, float_thoughts=10).sample_float(np.random.default_rng(seed), 1000)
@@ -100,7 +100,7 @@ def test_torch_cuda_batched() -> None:
     assert_certified(CHECK.run_float(batch, "torch", device="cuda"))
 
 
-@settings(max_examples=3)
+@budget(3)
 @given(st.integers(0, 2**32 - 1))
 def test_geometric_decay_certified_exactly(seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -121,7 +121,7 @@ def test_default_certificate_sampler_has_negligible_false_pass_probability() -> 
     assert schwartz_zippel_bound(CHECK.thoughts, 20) < 1e-40
 
 
-@settings(max_examples=10)
+@budget(10)
 @given(
     st.integers(1, 3).flatmap(
         lambda d: st.tuples(

@@ -64,7 +64,7 @@ from icrl_verify.checks.kernel_td import (
 )
 from icrl_verify.prompts import kernel_td_prompt
 from icrl_verify.strategies import rationals
-from icrl_verify.testing import assert_certified
+from icrl_verify.testing import assert_certified, budget
 
 CHECK = KernelTDCheck()
 
@@ -112,7 +112,7 @@ def claim(results: list[Any], name: str) -> Any:
 # --- claims 1 and 2: the forward pass is weighted softmax TD, the target invariant holds ------------
 
 
-@settings(max_examples=10, deadline=None)
+@budget(10)
 @given(kernel_td_instances(exact=True))
 def test_rigorous_balls_contain_zero(instance: KernelTDInstance) -> None:
     assert_certified(CHECK.run_ball([instance]))
@@ -134,7 +134,7 @@ def test_balls_at_256_bits_have_radius_below_2_to_minus_100() -> None:
         assert max(radius for _, _, radius in judged) < 2.0**-100
 
 
-@settings(max_examples=3, deadline=None)
+@budget(3)
 @given(kernel_td_instances(exact=True, max_n=4, max_depth=3))
 def test_mpmath_error_falls_with_precision(instance: KernelTDInstance) -> None:
     assert_certified(CHECK.run_ladder([instance]))
@@ -241,7 +241,7 @@ def test_online_form_with_indicator_kernel_is_tabular_td0() -> None:
 # --- claim 3: population contraction and convergence (rigorous balls) --------------------------------
 
 
-@settings(max_examples=6, deadline=None)
+@budget(6)
 @given(
     st.integers(2, 6).flatmap(
         lambda S: st.tuples(st.just(S), st.integers(0, 2**32 - 1), st.sampled_from([0, 1, 3, 5, 7]))
