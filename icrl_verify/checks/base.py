@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
+from hypothesis.strategies import SearchStrategy
 
 from icrl_verify.arith.absolute_program import AbsoluteProgramBackend, BoundBackend
 from icrl_verify.arith.base import Backend
@@ -111,6 +112,22 @@ class TheoremCheck(Provable, Generic[I]):
     def describe(self, instance: I) -> str:
         """Short description of an instance for a counterexample line."""
         return repr(instance)[:400]
+
+    # -- instances as task data, for Hypothesis and for shrinking a failure ----------------------
+    def strategy(self, kind: str) -> SearchStrategy[I]:
+        """Hypothesis strategy of single instances for backend ``kind`` (exact rationals for exact,
+        ball and mpmath; floats for float64 and torch): task data, never prompts, at small sizes, and
+        shrinking towards d = n = 1, L = 0 and simple entries. Theorem modules draw from it, and a
+        failure found by ``prove``, ``check`` or ``verify`` is shrunk over it to a minimal counterexample."""
+        raise NotImplementedError(f"{type(self).__name__} has no instance strategy")
+
+    def batch_of(self, instance: I) -> I:
+        """A single instance as a float64 batch of one (float backends are batched)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot batch an instance")
+
+    def single(self, batch: I, k: int) -> I:
+        """Entry ``k`` of a batch as a single instance (names a float failure by its instance)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot take an entry of a batch")
 
     def _results(self, backend: str) -> dict[str, ClaimResult]:
         return {c: ClaimResult(self.key, c, backend) for c in self.claims}
