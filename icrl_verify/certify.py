@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Generic, TypeVar
 
 import numpy as np
-from flint import arb_mat, fmpq_mat
+from flint import arb, arb_mat, fmpq, fmpq_mat
+from numpy.typing import NDArray
 
 from icrl_verify.arith.absolute_program import BoundBackend
 from icrl_verify.arith.ball import BallBackend
@@ -17,8 +19,13 @@ from icrl_verify.arith.running_error import Tracked
 
 M = TypeVar("M")
 
+MAX_INSTANCE_LINES = 14
+"""At most this many lines of an instance description are printed in a failure report."""
+
 LADDER_DPS = (30, 60, 120)
 """Precisions of the mpmath ladder (decimal digits); see :func:`ladder_verdict`."""
+LADDER_SLACK = (max(LADDER_DPS) - min(LADDER_DPS)) // 2
+"""Digits the ladder lets conditioning cost (45 for 30/60/120)."""
 
 BALL_MAX_PREC = 2048
 """Ball precision is doubled from the starting precision up to this cap while a result is inconclusive."""
@@ -34,6 +41,70 @@ class ClaimPair(Generic[M]):
     rhs: M
 
 
+@dataclass(frozen=True)
+class Witness:
+    """Where a comparison fails: the layer, the entry with the largest difference, both sides there,
+    their difference and what the backend allows (0 for exact, the certified rounding bound for floats)."""
+
+    layer: int
+    entry: tuple[int, int]
+    lhs: str
+    rhs: str
+    difference: str
+    allowed: str
+
+    def lines(self) -> list[str]:
+        """Readable lines: the failing entry, both sides, difference against what is allowed."""
+        i, j = self.entry
+        return [
+            f"layer {self.layer}, entry [{i}, {j}]:",
+            f"  transformer side  {self.lhs}",
+            f"  reference side    {self.rhs}",
+            f"  |difference|      {self.difference}   allowed: {self.allowed}",
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready record."""
+        return {
+            "layer": self.layer,
+            "entry": list(self.entry),
+            "lhs": self.lhs,
+            "rhs": self.rhs,
+            "difference": self.difference,
+            "allowed": self.allowed,
+        }
+
+
+MAX_NUMBER_CHARS = 28
+"""Longest printed number; a longer exact fraction is shown as its decimal approximation and its size."""
+
+
+def number_text(x: Any) -> str:
+    """An entry of any backend (Fraction, fmpq, arb, mpf, float) as a short string."""
+    text = str(x)
+    if len(text) <= MAX_NUMBER_CHARS:
+        return text
+    if isinstance(x, fmpq):
+        x = Fraction(int(x.p), int(x.q))
+    if isinstance(x, Fraction):
+        digits = len(str(abs(x.numerator))) + len(str(x.denominator))
+        return f"≈ {float(x):.12g} (a fraction of {digits} digits)"
+    try:
+        return f"{float(x):.15g}" if not isinstance(x, arb) else f"{float(x.mid()):.15g} ± {float(x.rad()):.2g}"
+    except (TypeError, ValueError):
+        return text[:MAX_NUMBER_CHARS] + "…"
+
+
+def witness(layer: int, lhs: Any, rhs: Any, diff: Any, allowed: Any, magnitude: NDArray[np.float64]) -> Witness:
+    """The witness at the entry where ``magnitude`` (a float array of |lhs − rhs|, 2-D) is largest;
+    ``lhs``, ``rhs``, ``diff`` and ``allowed`` are indexable by [i, j] (matrices of any backend) or
+    plain strings (``allowed`` only)."""
+    mag = np.nan_to_num(np.asarray(magnitude, dtype=np.float64), nan=np.inf)
+    i, j = (int(k) for k in np.unravel_index(int(np.argmax(mag)), mag.shape))
+    allowed_text = allowed if isinstance(allowed, str) else number_text(allowed[i, j])
+    return Witness(layer, (i, j), number_text(lhs[i, j]), number_text(rhs[i, j]), number_text(diff[i, j]), allowed_text)
+
+
 @dataclass
 class ClaimResult:
     """Outcome of one claim on one backend over many instances and layers."""
@@ -45,7 +116,9 @@ class ClaimResult:
     worst_error: float | None = None  # None: exact equality everywhere
     passed: bool = True
     detail: str = ""
-    counterexample: str = ""
+    counterexample: str = ""  # the failing instance, described (shrunk where the check can shrink)
+    witness: Witness | None = None  # the first failing comparison on that instance
+    shrink_note: str = ""  # how the instance was minimised, or why it was not
 
     def record(self, error: float | None, ok: bool, detail: str = "") -> None:
         """Fold one comparison into the result (keeping the first failure's detail)."""
@@ -66,7 +139,23 @@ class ClaimResult:
             "verdict": "pass" if self.passed else "FAIL",
             "detail": self.detail,
             "counterexample": self.counterexample,
+            "witness": None if self.witness is None else self.witness.as_dict(),
+            "shrink": self.shrink_note,
         }
+
+    def explanation(self) -> list[str]:
+        """A failure as at most about 25 readable lines: theorem, claim, backend, the instance, both sides,
+        their difference and the bound; empty for a pass."""
+        if self.passed:
+            return []
+        lines = [f"{self.theorem} [{self.backend}] {self.claim}: FAIL", f"  {self.detail}"]
+        if self.counterexample:
+            title = "minimal counterexample" if self.shrink_note.startswith("shrunk") else "counterexample"
+            lines.append(f"  {title}" + (f" ({self.shrink_note})" if self.shrink_note else "") + ":")
+            lines += [f"    {line}" for line in self.counterexample.splitlines()[:MAX_INSTANCE_LINES]]
+        if self.witness is not None:
+            lines += [f"  {line}" for line in self.witness.lines()]
+        return lines
 
 
 def exact_equal(lhs: fmpq_mat, rhs: fmpq_mat) -> tuple[bool, float | None]:

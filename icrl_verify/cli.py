@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import time
+from fractions import Fraction
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -18,6 +21,7 @@ from icrl_verify.certify import Certificate, fmt_error
 from icrl_verify.checks.base import BACKEND_KINDS
 from icrl_verify.checks.registry import BENCHMARKS, REPORTS, THEOREMS
 from icrl_verify.pretrain_cli import pretrain_command
+from icrl_verify.shrink import shrink_failures
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
@@ -36,6 +40,22 @@ def _choose(kind: str, requested: list[str] | None, known: list[str]) -> list[st
 
 def _default_backends() -> list[str]:
     return [k for k in BACKEND_KINDS if k != "torch-cuda" or cuda_available()]
+
+
+def _print_certificate(certificate: Certificate) -> None:
+    """The certificate table, then every failure as its (minimal) counterexample, then the tally."""
+    table = Table(title="icrl-verify certificate")
+    for column in ("theorem", "claim", "backend", "instances", "worst error", "verdict"):
+        table.add_column(column, justify="right" if column in ("instances", "worst error") else "left")
+    for r in certificate.results:
+        verdict = "[green]pass[/green]" if r.passed else "[bold red]FAIL[/bold red]"
+        table.add_row(r.theorem, r.claim, r.backend, str(r.instances), fmt_error(r.worst_error), verdict)
+    console.print(table)
+    for r in certificate.results:
+        for line in r.explanation():
+            console.print(line, markup=False, highlight=False)
+    passed = sum(r.passed for r in certificate.results)
+    console.print(f"{passed} passed, {len(certificate.results) - passed} failed")
 
 
 @app.command()
@@ -71,29 +91,80 @@ def prove(
             for kind in kinds:
                 progress.update(task, description=f"{key} on {kind}")
                 start = time.perf_counter()
-                certificate.extend(check.prove([kind], rng, budget))
+                certificate.extend(shrink_failures(check, check.prove([kind], rng, budget)))
                 timings[f"{key}/{kind}"] = time.perf_counter() - start
                 progress.advance(task)
-    table = Table(title="icrl-verify certificate")
-    for column in ("theorem", "claim", "backend", "instances", "worst error", "verdict"):
-        table.add_column(column, justify="right" if column in ("instances", "worst error") else "left")
-    for r in certificate.results:
-        verdict = "[green]pass[/green]" if r.passed else "[bold red]FAIL[/bold red]"
-        table.add_row(r.theorem, r.claim, r.backend, str(r.instances), fmt_error(r.worst_error), verdict)
-    console.print(table)
-    for r in certificate.results:
-        if not r.passed:
-            console.print(f"[red]{r.theorem} {r.claim} [{r.backend}]: {r.detail}[/red]")
-            if r.counterexample:
-                console.print(f"  counterexample: {r.counterexample}")
+    _print_certificate(certificate)
     total = len(certificate.results)
-    passed = sum(r.passed for r in certificate.results)
-    console.print(f"{passed} passed, {total - passed} failed")
     if json_path is not None:
         results = [r.as_dict() for r in certificate.results]
         payload = {"seed": seed, "budget": budget, "seconds": timings, "results": results}
         json_path.write_text(json.dumps(payload, indent=2))
     if not certificate.passed or total == 0:
+        raise typer.Exit(code=1)
+
+
+def _import_builder(spec: str) -> Any:
+    """``module:function`` or ``path/to/file.py:function`` of a user's prompt builder."""
+    where, _, name = spec.rpartition(":")
+    if not where or not name:
+        raise typer.BadParameter(f"--prompt: expected module:function or file.py:function, got {spec!r}")
+    try:
+        if where.endswith(".py"):
+            loader = importlib.util.spec_from_file_location(Path(where).stem, where)
+            if loader is None or loader.loader is None:
+                raise ImportError(f"cannot load {where}")
+            module = importlib.util.module_from_spec(loader)
+            loader.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+        builder = getattr(module, name)
+    except (ImportError, AttributeError, OSError, SyntaxError) as exc:
+        raise typer.BadParameter(f"--prompt: cannot import {spec!r} ({exc})") from exc
+    if not callable(builder):
+        raise typer.BadParameter(f"--prompt: {spec!r} is not a function")
+    return builder
+
+
+@app.command()
+def check(
+    theorem: Annotated[str, typer.Option("--theorem", "-t", help="theorem key: T1, T1a, T1b, T1c, T3 or T4")],
+    weights: Annotated[
+        Path | None, typer.Option("--weights", "-w", help="npz or pt file: P and Q stacked (L, D, D), optional C")
+    ] = None,
+    prompt: Annotated[str | None, typer.Option(help="your prompt builder, module:function or file.py:function")] = None,
+    backend: Annotated[list[str] | None, typer.Option("--backend", "-b", help="backend kind (repeatable)")] = None,
+    examples: Annotated[int | None, typer.Option(help="instances per backend (default: a few per level)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the instance sampler")] = 0,
+    lam: Annotated[float, typer.Option(help="λ of T1a")] = 0.5,
+    json_path: Annotated[Path | None, typer.Option("--json", help="also write the certificate as JSON")] = None,
+) -> None:
+    """Check your weights and/or prompt builder against the theorem's claims; exit 1 on a failure,
+    printing a minimal counterexample. The weights format is in docs/checking-your-construction.md."""
+    from icrl_verify.verify import VERIFY_BACKENDS, load_weights, verify
+
+    kinds = _choose("backend", backend, list(BACKEND_KINDS)) if backend else list(VERIFY_BACKENDS)
+    if examples is not None and examples < 1:
+        raise typer.BadParameter(f"--examples must be at least 1, got {examples}")
+    if seed < 0:
+        raise typer.BadParameter(f"--seed must be a non-negative integer, got {seed}")
+    if json_path is not None and not json_path.parent.is_dir():
+        raise typer.BadParameter(f"--json: folder {str(json_path.parent)!r} does not exist")
+    if weights is None and prompt is None:
+        raise typer.BadParameter("give --weights, --prompt or both: there is nothing of yours to check")
+    builder = None if prompt is None else _import_builder(prompt)
+    try:
+        layers = None if weights is None else load_weights(weights)
+        certificate = verify(
+            theorem, layers=layers, prompt=builder, backends=kinds, examples=examples, seed=seed, lam=Fraction(lam)
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    _print_certificate(certificate)
+    if json_path is not None:
+        payload = {"theorem": theorem, "seed": seed, "results": [r.as_dict() for r in certificate.results]}
+        json_path.write_text(json.dumps(payload, indent=2))
+    if not certificate.passed or not certificate.results:
         raise typer.Exit(code=1)
 
 

@@ -31,12 +31,8 @@ def assert_certified(results: Iterable[ClaimResult]) -> None:
         raise AssertionError("no claim was checked (an empty certificate proves nothing)")
     failures = [r for r in results if not r.passed]
     if failures:
-        lines = [
-            f"{r.theorem} [{r.backend}] {r.claim}: {r.detail} (worst error {fmt_error(r.worst_error)})"
-            + (f"\n    counterexample: {r.counterexample}" if r.counterexample else "")
-            for r in failures
-        ]
-        raise AssertionError("claims failed:\n  " + "\n  ".join(lines))
+        lines = [line for r in failures for line in r.explanation()]
+        raise AssertionError("claims failed:\n" + "\n".join(lines))
 
 
 def assert_rejected(results: Iterable[ClaimResult]) -> None:

@@ -7,6 +7,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
@@ -14,18 +15,24 @@ import numpy as np
 from hypothesis.strategies import SearchStrategy
 
 from icrl_verify.arith.absolute_program import AbsoluteProgramBackend, BoundBackend
+from icrl_verify.arith.ball import BallBackend
 from icrl_verify.arith.base import Backend
 from icrl_verify.arith.exact import ExactBackend
 from icrl_verify.arith.float64 import Float64Backend
+from icrl_verify.arith.mp import MpmathBackend
 from icrl_verify.arith.running_error import RunningErrorBackend
 from icrl_verify.arith.torch_backend import TorchBackend, intra_op_threads
 from icrl_verify.certify import (
+    LADDER_DPS,
+    LADDER_SLACK,
     ClaimPair,
     ClaimResult,
+    Witness,
     certify_balls,
     certify_ladder,
     exact_equal,
     tracked_verdict,
+    witness,
 )
 
 I = TypeVar("I")  # one instance (exact backends) or a batch of instances (float backends)
@@ -114,11 +121,12 @@ class TheoremCheck(Provable, Generic[I]):
         return repr(instance)[:400]
 
     # -- instances as task data, for Hypothesis and for shrinking a failure ----------------------
-    def strategy(self, kind: str) -> SearchStrategy[I]:
+    def strategy(self, kind: str, d: int | None = None, depth: int | None = None) -> SearchStrategy[I]:
         """Hypothesis strategy of single instances for backend ``kind`` (exact rationals for exact,
         ball and mpmath; floats for float64 and torch): task data, never prompts, at small sizes, and
-        shrinking towards d = n = 1, L = 0 and simple entries. Theorem modules draw from it, and a
-        failure found by ``prove``, ``check`` or ``verify`` is shrunk over it to a minimal counterexample."""
+        shrinking towards d = n = 1, L = 0 and simple entries. ``d`` and ``depth`` fix those sizes (a
+        user's fixed weights have them). Theorem modules draw from it, and a failure found by ``prove``,
+        ``check`` or ``verify`` is shrunk over it to a minimal counterexample."""
         raise NotImplementedError(f"{type(self).__name__} has no instance strategy")
 
     def batch_of(self, instance: I) -> I:
@@ -143,7 +151,8 @@ class TheoremCheck(Provable, Generic[I]):
             seen = set()
             for p in self.composed_pairs(bk, inst):
                 ok, err = exact_equal(p.lhs, p.rhs)
-                _fold(res[p.claim], err, ok, f"layer {p.layer}: sides differ by {err}", inst, self)
+                wit = partial(_exact_witness, bk, p, "0 (exact equality)")
+                _fold(res[p.claim], err, ok, f"layer {p.layer}: sides differ by {err}", inst, self, wit)
                 seen.add(p.claim)
             for c in seen:
                 res[c].instances += 1
@@ -155,11 +164,14 @@ class TheoremCheck(Provable, Generic[I]):
         for inst in instances:
             judged, prec = certify_balls(partial(self._pairs_of, inst), start_prec)
             seen = set()
+            bk = BallBackend(prec)
             for pair, verdict, radius in judged:
                 r = res.setdefault(pair.claim, ClaimResult(self.key, pair.claim, "ball"))
                 size = "|lhs - rhs| >=" if verdict == "fail" else "radius"
                 msg = f"layer {pair.layer}: {verdict} at {prec} bits ({size} {radius:.3g})"
-                _fold(r, radius, verdict == "pass", msg, inst, self)
+                allowed = f"a ball containing 0, radius <= 2^-{prec // 2}·max(1, |mid|)"
+                wit = partial(_exact_witness, bk, pair, allowed)
+                _fold(r, radius, verdict == "pass", msg, inst, self, wit)
                 seen.add(pair.claim)
             for c in seen:
                 res[c].instances += 1
@@ -174,11 +186,33 @@ class TheoremCheck(Provable, Generic[I]):
                 top = 10.0 ** logs[-1] if np.isfinite(logs[-1]) else 0.0
                 rungs = ", ".join(f"{x:.1f}" for x in logs)
                 msg = f"layer {pair.layer}: log10 relative errors ({rungs}) do not fall like 10^-dps"
-                _fold(res[pair.claim], top, ok, msg, inst, self)
+                allowed = f"relative error <= 10^-(dps-{LADDER_SLACK}) at dps {', '.join(map(str, LADDER_DPS))}"
+                wit = partial(_exact_witness, MpmathBackend(LADDER_DPS[0]), pair, allowed)
+                _fold(res[pair.claim], top, ok, msg, inst, self, wit)
                 seen.add(pair.claim)
             for c in seen:
                 res[c].instances += 1
         return list(res.values())
+
+    def run_on(self, kind: str, instance: I) -> list[ClaimResult]:
+        """Every claim of one single instance on backend ``kind`` (float kinds run it as a batch of one)."""
+        if kind == "exact":
+            return self.run_exact([instance])
+        if kind == "ball":
+            return self.run_ball([instance])
+        if kind == "mpmath":
+            return self.run_ladder([instance])
+        if kind in ("float64", "torch", "torch-cuda"):
+            device = "cuda" if kind == "torch-cuda" else "cpu"
+            return self.run_float(self.batch_of(instance), "float64" if kind == "float64" else "torch", device)
+        raise ValueError(f"kind: expected one of {', '.join(BACKEND_KINDS)}, got {kind!r}")
+
+    def _entry(self, batch: I, k: int) -> I | None:
+        """Batch entry k as a single instance, or None when this check cannot take one."""
+        try:
+            return self.single(batch, k)
+        except NotImplementedError:
+            return None
 
     def chunks(self, batch: I, size: int) -> list[I]:
         """Split a batch into pieces of at most ``size`` instances (default: no split)."""
@@ -208,14 +242,18 @@ class TheoremCheck(Provable, Generic[I]):
             ratio_np = np.asarray(bk.inner.to_numpy(ratio)).reshape(-1)
             count = ok_np.size
             bad = np.flatnonzero(~ok_np)
-            msg = ""
-            if bad.size:
+            msg, inst, wit = "", None, None
+            if bad.size and res[pair.claim].passed:
                 k = int(bad[0])
                 msg = (
-                    f"layer {pair.layer}, batch entry {k}: |lhs − rhs| = {diff_np[k]:.3g} exceeds "
-                    f"the running error bound ({ratio_np[k]:.3g}× the bound)"
+                    f"layer {pair.layer}: |lhs − rhs| = {diff_np[k]:.3g} exceeds "
+                    f"the certified rounding bound ({ratio_np[k]:.3g}× the bound)"
                 )
-            _fold(res[pair.claim], float(np.max(diff_np)), bad.size == 0, msg, None, self)
+                inst = self._entry(batch, k)
+                wit = partial(_float_witness, bk, pair, k)
+                if inst is None:
+                    msg += f" at batch entry {k}"
+            _fold(res[pair.claim], float(np.max(diff_np)), bad.size == 0, msg, inst, self, wit)
         for r in res.values():
             r.instances = count
         return list(res.values())
@@ -271,12 +309,43 @@ def merge_results(parts: Sequence[Sequence[ClaimResult]]) -> list[ClaimResult]:
             first_failure = m.passed and not r.passed
             m.record(r.worst_error, r.passed, r.detail)
             if first_failure:
-                m.counterexample = r.counterexample
+                m.counterexample, m.witness = r.counterexample, r.witness
     return list(merged.values())
 
 
-def _fold(result: ClaimResult, err: float | None, ok: bool, msg: str, inst: Any, check: TheoremCheck[Any]) -> None:
+def _fold(
+    result: ClaimResult,
+    err: float | None,
+    ok: bool,
+    msg: str,
+    inst: Any,
+    check: TheoremCheck[Any],
+    wit: Callable[[], Witness] | None = None,
+) -> None:
     first_failure = result.passed and not ok
     result.record(err, ok, msg)
-    if first_failure and inst is not None:
-        result.counterexample = check.describe(inst)
+    if first_failure:
+        if inst is not None:
+            result.counterexample = check.describe(inst)
+        if wit is not None:
+            result.witness = wit()
+
+
+def _exact_witness(bk: Backend[Any], pair: ClaimPair[Any], allowed: str) -> Witness:
+    """The failing entry of an exact, ball or mpmath comparison (largest |difference|)."""
+    diff = bk.sub(pair.lhs, pair.rhs)
+    return witness(pair.layer, pair.lhs, pair.rhs, diff, allowed, np.abs(bk.to_numpy(diff)))
+
+
+def _float_witness(bk: BoundBackend, pair: ClaimPair[Any], k: int) -> Witness:
+    """The failing entry of batch entry ``k`` of a float comparison: the entry furthest beyond its bound."""
+    to_np = bk.inner.to_numpy
+    bounds = [np.asarray(to_np(bk.certified_bound(t))) for t in (pair.lhs, pair.rhs) if t.bound is not None]
+    lhs, rhs, *rest = np.broadcast_arrays(np.asarray(to_np(pair.lhs.value)), np.asarray(to_np(pair.rhs.value)), *bounds)
+    lhs, rhs = lhs.reshape(-1, *lhs.shape[-2:])[k], rhs.reshape(-1, *rhs.shape[-2:])[k]
+    bound = sum((b.reshape(-1, *b.shape[-2:])[k] for b in rest), np.zeros_like(lhs))
+    diff = np.abs(lhs - rhs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beyond = np.where(np.isfinite(bound), diff / np.maximum(bound, 1e-320), np.inf)
+    wit = witness(pair.layer, lhs, rhs, diff, bound, beyond)
+    return replace(wit, allowed=f"{wit.allowed} (certified rounding bound)")
