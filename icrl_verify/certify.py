@@ -275,6 +275,13 @@ class Certificate:
         """Add results."""
         self.results.extend(results)
 
+    def explanation(self) -> str:
+        """Every failure as its (minimal) counterexample, or a one-line summary when all passed."""
+        failures = [line for r in self.results for line in r.explanation()]
+        if not self.results:
+            return "no claim was checked"
+        return "\n".join(failures) if failures else f"all {len(self.results)} claims passed"
+
 
 def fmt_error(err: float | None) -> str:
     """Worst error for the table: 'exact' for None."""

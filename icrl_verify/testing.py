@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from hypothesis import settings
 
-from icrl_verify.certify import ClaimResult, fmt_error
+from icrl_verify.certify import Certificate, ClaimResult, fmt_error
 
 REFERENCE_EXAMPLES = 25
 """The budget of the ``icrl-ci`` profile: ``budget(k)`` asks for k examples at this reference."""
@@ -43,3 +44,24 @@ def assert_rejected(results: Iterable[ClaimResult]) -> None:
     if all(r.passed for r in results):
         summary = ", ".join(f"{r.claim} [{r.backend}] {fmt_error(r.worst_error)}" for r in results)
         raise AssertionError(f"the mutant passed every claim: {summary}")
+
+
+def assert_implements(theorem: str, **options: Any) -> Certificate:
+    """Fail with the minimal counterexample unless your construction, weights or prompt builder satisfies
+    every claim of ``theorem`` on every requested backend; return the certificate when it does.
+
+    Takes the options of :func:`icrl_verify.verify` (``layers=``, ``construction=``, ``prompt=``,
+    ``backends=``, ``examples=``, ``seed=``, ``lam=``). Is equivalent to::
+
+        certificate = verify(theorem, **options)
+        assert certificate.passed, certificate.explanation()
+    """
+    __tracebackhide__ = True
+    from icrl_verify.verify import verify
+
+    certificate = verify(theorem, **options)
+    if not certificate.results:
+        raise AssertionError(f"{theorem}: no claim was checked (an empty certificate proves nothing)")
+    if not certificate.passed:
+        raise AssertionError(f"{theorem} does not hold for this construction:\n{certificate.explanation()}")
+    return certificate

@@ -87,6 +87,21 @@ def load_weights(path: Path) -> dict[str, NDArray[Any]]:
     raise ValueError(f"weights: expected an .npz or .pt file, got {str(path)!r}")
 
 
+def save_weights(path: Path | str, layers: Sequence[Any], preconditioners: Sequence[Any] | None = None) -> Path:
+    """Write single-head layers (``LinearAttentionWeights``, ``CoTWeights`` or (P, Q) pairs) to an ``.npz``
+    in the format :func:`load_weights` reads: ``P`` and ``Q`` stacked (L, D, D), and ``C`` (L, d, d) if given."""
+    pairs = [(layer.P, layer.Q) if hasattr(layer, "P") else layer for layer in layers]
+    arrays = weight_arrays(pairs)
+    if preconditioners is not None:
+        arrays["C"] = np.stack([_array(f"preconditioners[{l}]", C) for l, C in enumerate(preconditioners)])
+    target = Path(path)
+    if target.suffix != ".npz":
+        raise ValueError(f"path: expected a file name ending in .npz, got {str(path)!r}")
+    with target.open("wb") as handle:
+        np.savez(handle, **{k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()})  # type: ignore[arg-type]
+    return target
+
+
 @dataclass(frozen=True)
 class FixedWeights:
     """A user's per-layer weights turned into the construction a theorem's check runs, and the sizes
@@ -209,7 +224,10 @@ def verify(
     if prompt is not None:
         kwargs["prompt"] = prompt
     check = _check_for(theorem, **kwargs)
-    fix = (lambda inst: inst) if fixed is None else (lambda inst: with_preconditioners(inst, fixed.preconditioners))
+
+    def fix(instance: Any) -> Any:
+        return instance if fixed is None else with_preconditioners(instance, fixed.preconditioners)
+
     rng = np.random.default_rng(seed)
     certificate = Certificate()
     for kind in backends:
