@@ -128,7 +128,10 @@ def stochastic_matrix(name: str, value: Any, tol: float = 1e-9) -> NDArray[np.fl
 
 
 def _shape_of(value: Any) -> tuple[int, ...]:
-    return tuple(np.shape(value)) if isinstance(value, np.ndarray) else tuple(np.shape(np.asarray(value, dtype=object)))
+    try:
+        return tuple(np.shape(value))
+    except ValueError:  # a ragged nested list: report the shape numpy can see
+        return tuple(np.shape(np.asarray(value, dtype=object)))
 
 
 def _vote(candidates: Sequence[int | None], fallback: int) -> int:

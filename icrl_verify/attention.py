@@ -96,7 +96,9 @@ def running_average_operator(size: int) -> NDArray[Any]:
 
 def running_average_mask(n: int) -> Mask:
     """R·M over n context columns and the query (column n zero): head 1's right factor in average-reward TD."""
-    R = running_average_operator(_validate.positive_int("n", n) + 1)
+    n = _validate.positive_int("n", n)
+    _validate.square_fits("n", "the running-average mask", n, entry_bytes=_OBJECT_ENTRY_BYTES)
+    R = running_average_operator(n + 1)
     R[:, n] = Fraction(0)
     return Mask(n, R)
 

@@ -59,7 +59,7 @@ def _positive_finite_budget(budget: float, keys: list[str], kinds: list[str]) ->
     if short:
         key, kind, count = min(short, key=lambda t: t[2])
         raise typer.BadParameter(
-            f"--budget {budget:g} is below {1 / count:.3g}, the minimum for one {key} instance on {kind}"
+            f"--budget {budget:g} < {1 / count:.3g}: too small for one {key} instance on {kind}"
         )
     return budget
 

@@ -98,6 +98,7 @@ def td_lambda(d: int, preconditioners: Sequence[Any], n: int, lam: float | Fract
 
     The trace decays by λ, not γλ (textbook TD(λ_std) is λ = γ·λ_std). A Fraction λ keeps the mask exact.
     """
+    _preconditioners(d, preconditioners)  # refuse bad C_l before the O(n²) mask is built
     return td0(d, preconditioners, n, mask=td_lambda_mask(n, lam))
 
 

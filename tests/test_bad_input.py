@@ -12,7 +12,13 @@ import pytest
 
 from icrl_verify import _validate, algorithms, constructions, mrp, prompts
 from icrl_verify.arith import BallBackend, Float64Backend, MpmathBackend, TorchBackend
-from icrl_verify.attention import linear_attention, softmax_attention, standard_mask, td_lambda_mask
+from icrl_verify.attention import (
+    linear_attention,
+    running_average_operator,
+    softmax_attention,
+    standard_mask,
+    td_lambda_mask,
+)
 
 rng = np.random.default_rng(0)
 phi = rng.standard_normal((5, 2))
@@ -297,8 +303,10 @@ def test_sizes_beyond_memory_are_refused_before_allocating(monkeypatch: pytest.M
         constructions.td_lambda(2, C2, n, Fraction(1, 2))
     with pytest.raises(ValueError, match=r"^n: the TD\(λ\) mask at n = 100000"):
         algorithms.batch_td_lambda(np.zeros((n, 1)), np.zeros((n, 1)), np.zeros(n), 0.5, 0.5, [np.eye(1)])
-    with pytest.raises(ValueError, match=r"^size: the running-average operator at n = 100000"):
+    with pytest.raises(ValueError, match=r"^n: the running-average mask at n = 100000"):
         constructions.average_reward_td(2, C2, n)
+    with pytest.raises(ValueError, match=r"^size: the running-average operator at n = 100000"):
+        running_average_operator(n + 1)
     with pytest.raises(ValueError, match=r"^n: a dense mask at n = 100000"):
         standard_mask(n).dense()
 
