@@ -74,17 +74,25 @@ def differential_rewards(bk: Backend[M], rewards: M) -> M:
 
 
 def _float_context(
-    features: Any, next_features: Any, rewards: Any, gamma: float, preconditioners: Sequence[Any], allow_one: bool
+    features: Any,
+    next_features: Any,
+    rewards: Any,
+    gamma: float,
+    preconditioners: Sequence[Any],
+    allow_one: bool,
+    lam: Any = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], list[NDArray[np.float64]]]:
-    """Validated float64 blocks of the numpy entry points: Φ (d×n), γΦ' (d×n), r (1×n) and the C_l."""
-    phi = _validate.array("features", features, (None, None))
-    n, d = phi.shape
-    if n == 0:
-        raise ValueError("features: the context must hold at least one transition (n >= 1)")
-    phi_next = _validate.array("next_features", next_features, (n, d))
-    r = _validate.array("rewards", rewards, (n,))
+    """Validated float64 blocks of the numpy entry points: Φ (d×n), γΦ' (d×n), r (1×n) and the C_l.
+
+    Every argument (λ too, when given) is checked before any work starts."""
+    _, n, d = _validate.context_sizes(features, next_features, rewards)
+    phi = _validate.array("features", features, (n, d)).astype(np.float64)
+    phi_next = _validate.array("next_features", next_features, (n, d)).astype(np.float64)
+    r = _validate.array("rewards", rewards, (n,)).astype(np.float64)
     g = _validate.gamma(gamma, allow_one=allow_one)
-    Cs = [_validate.array(f"preconditioners[{l}]", C, (d, d)) for l, C in enumerate(preconditioners)]
+    if lam is not None and not 0 <= _validate.real("lam", lam) <= 1:
+        raise ValueError(f"lam: expected a number in [0, 1], got {lam!r}")
+    Cs = [_validate.array(f"preconditioners[{l}]", C, (d, d)).astype(np.float64) for l, C in enumerate(preconditioners)]
     return phi.T, g * phi_next.T, r[None, :], Cs
 
 
@@ -114,7 +122,7 @@ def batch_td_lambda(
 
     Traces decay by λ, not γλ: textbook TD(λ_std) is ``lam = gamma * λ_std``.
     """
-    F, G, r, Cs = _float_context(features, next_features, rewards, gamma, preconditioners, allow_one=False)
+    F, G, r, Cs = _float_context(features, next_features, rewards, gamma, preconditioners, allow_one=False, lam=lam)
     return _stacked(preconditioned_td(_F64, eligibility_traces(_F64, F, lam), F, G, r, Cs))
 
 

@@ -15,6 +15,12 @@ from icrl_verify.arith.base import Backend
 from icrl_verify.arith.float64 import Float64Backend
 
 M = TypeVar("M")
+
+_OBJECT_ENTRY_BYTES = 100
+"""Lower estimate of the memory of one exact entry: an object pointer and a small Fraction."""
+
+_SOFTMAX_SQUARES = 3
+"""Dense (n+1)×(n+1) arrays a softmax layer holds at once: scores, exponentials, attention matrix."""
 Weight = Any  # numpy array (float64 or Fraction objects) or torch tensor, shape (D, D) or (B, D, D)
 
 
@@ -41,6 +47,7 @@ class Mask:
         """The mask as an explicit matrix."""
         if self.matrix is not None:
             return self.matrix
+        _validate.square_fits("n", "a dense mask", self.n)
         m = np.eye(self.n + 1)
         m[self.n, self.n] = 0.0
         return m
@@ -57,10 +64,11 @@ def td_lambda_mask(n: int, lam: float | Fraction) -> Mask:
     A Fraction λ gives an exact (object) matrix. The trace decays by λ, not γλ.
     """
     n = _validate.positive_int("n", n)
-    exact = isinstance(lam, Fraction)
-    lam_value: Any = lam if exact else float(lam)
+    lam_value: Any = _validate.real("lam", lam)
     if not 0 <= lam_value <= 1:
         raise ValueError(f"lam: expected a number in [0, 1], got {lam!r}")
+    exact = isinstance(lam_value, Fraction)
+    _validate.square_fits("n", "the TD(λ) mask", n, entry_bytes=_OBJECT_ENTRY_BYTES if exact else 8)
     m = np.zeros((n + 1, n + 1), dtype=object if exact else np.float64)
     if exact:
         m[:] = Fraction(0)
@@ -78,6 +86,7 @@ def running_average_operator(size: int) -> NDArray[Any]:
     correctly rounded doubles), so a construction and a reference built from R see the same numbers.
     """
     size = _validate.positive_int("size", size)
+    _validate.square_fits("size", "the running-average operator", size - 1, entry_bytes=_OBJECT_ENTRY_BYTES)
     R = np.empty((size, size), dtype=object)
     for i in range(size):
         for j in range(size):
@@ -87,7 +96,9 @@ def running_average_operator(size: int) -> NDArray[Any]:
 
 def running_average_mask(n: int) -> Mask:
     """R·M over n context columns and the query (column n zero): head 1's right factor in average-reward TD."""
-    R = running_average_operator(_validate.positive_int("n", n) + 1)
+    n = _validate.positive_int("n", n)
+    _validate.square_fits("n", "the running-average mask", n, entry_bytes=_OBJECT_ENTRY_BYTES)
+    R = running_average_operator(n + 1)
     R[:, n] = Fraction(0)
     return Mask(n, R)
 
@@ -231,6 +242,7 @@ class ColumnShift:
 
     def dense(self, n: int) -> NDArray[np.float64]:
         """Π_s as an explicit (n+1)×(n+1) matrix: Π[k + s, k] = 1."""
+        _validate.square_fits("n", "a dense shift", n)
         m = np.zeros((n + 1, n + 1))
         for k in range(n + 1):
             if 0 <= k + self.offset <= n:
@@ -318,9 +330,11 @@ def softmax_attention(
     Heads that share the same A and mask objects share one attention matrix. ``kernel`` turns
     scores into the attention matrix (column-wise softmax over sources by default).
     """
-    rows, _ = bk.shape(Z)
+    rows, cols = bk.shape(Z)
     if not layer.heads:
         raise ValueError("layer: expected at least one head")
+    # scores, their exponentials and the attention matrix are (n+1)×(n+1): refuse before allocating
+    _validate.square_fits("Z", "a softmax layer", cols - 1, arrays=_SOFTMAX_SQUARES)
     kernels: dict[tuple[int, int], M] = {}
     total: M | None = None
     for head in layer.heads:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import math
+import os
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -58,12 +60,62 @@ def _print_certificate(certificate: Certificate) -> None:
     console.print(f"{passed} passed, {len(certificate.results) - passed} failed")
 
 
+def _default_count(check: object, kind: str) -> int:
+    """Instances ``check`` runs on ``kind`` at budget 1 (0 when it declares none for that kind)."""
+    counts = getattr(check, "counts", None)
+    if not isinstance(counts, dict):
+        return 0
+    key = kind if kind in counts else "torch" if kind.startswith("torch") else kind
+    return int(counts.get(key, 0))
+
+
+def _positive_finite_budget(budget: float, keys: list[str], kinds: list[str]) -> float:
+    """``--budget``: a positive finite scale that gives every selected theorem at least one instance on
+    every selected backend before rounding (scaled count = default count x budget >= 1)."""
+    if not (math.isfinite(budget) and budget > 0):
+        raise typer.BadParameter(f"--budget must be positive and finite, got {budget}")
+    short = [(key, kind, c) for key in keys for kind in kinds if (c := _default_count(THEOREMS[key], kind)) > 0]
+    short = [(key, kind, c) for key, kind, c in short if c * budget < 1]
+    if short:
+        key, kind, count = min(short, key=lambda t: t[2])
+        raise typer.BadParameter(
+            f"--budget {budget:g} < {1 / count:.3g}: too small for one {key} instance on {kind}"
+        )
+    return budget
+
+
+def _writable_json_path(option: str, path: Path | None) -> Path | None:
+    """A file path whose folder exists and is writable (checked before the run, not after it)."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise typer.BadParameter(f"{option}: {path} is a directory, expected a file path")
+    folder = path.parent
+    if not folder.is_dir():
+        raise typer.BadParameter(f"{option}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise typer.BadParameter(f"{option}: {path} is not writable")
+    return path
+
+
+def _writable_dir(option: str, path: Path) -> Path:
+    """A directory that exists or can be created: not an existing file, under a writable folder."""
+    if path.exists() and not path.is_dir():
+        raise typer.BadParameter(f"{option}: {path} is an existing file, expected a directory")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise typer.BadParameter(f"{option}: {existing} is a file, so {path} cannot be created")
+    if not os.access(existing, os.W_OK):
+        raise typer.BadParameter(f"{option}: {existing} is not writable")
+    return path
+
+
 @app.command()
 def prove(
     theorem: Annotated[list[str] | None, typer.Option("--theorem", "-t", help="theorem key (repeatable)")] = None,
     backend: Annotated[list[str] | None, typer.Option("--backend", "-b", help="backend kind (repeatable)")] = None,
     budget: Annotated[float, typer.Option(help="scale of the instance counts (1.0 = default certificate)")] = 1.0,
-    seed: Annotated[int, typer.Option(help="seed of the instance sampler")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="seed of the instance sampler (>= 0)")] = 0,
     json_path: Annotated[Path | None, typer.Option("--json", help="also write the table as JSON")] = None,
 ) -> None:
     """Certify every registered theorem on every backend that can certify it; exit 1 on any failure."""
@@ -71,8 +123,8 @@ def prove(
     kinds = _choose("backend", backend, list(BACKEND_KINDS)) if backend else _default_backends()
     if "torch-cuda" in kinds and not cuda_available():
         raise typer.BadParameter("backend torch-cuda requested but no CUDA device is available")
-    if not budget > 0:
-        raise typer.BadParameter(f"--budget must be positive, got {budget}")
+    _positive_finite_budget(budget, keys, kinds)
+    _writable_json_path("--json", json_path)
     rng = np.random.default_rng(seed)
     certificate = Certificate()
     timings: dict[str, float] = {}
@@ -135,8 +187,8 @@ def check(
     prompt: Annotated[str | None, typer.Option(help="your prompt builder, module:function or file.py:function")] = None,
     backend: Annotated[list[str] | None, typer.Option("--backend", "-b", help="backend kind (repeatable)")] = None,
     examples: Annotated[int | None, typer.Option(help="instances per backend (default: a few per level)")] = None,
-    seed: Annotated[int, typer.Option(help="seed of the instance sampler")] = 0,
-    lam: Annotated[float, typer.Option(help="λ of T1a")] = 0.5,
+    seed: Annotated[int, typer.Option(min=0, help="seed of the instance sampler (>= 0)")] = 0,
+    lam: Annotated[float, typer.Option(min=0.0, max=1.0, help="λ of T1a, in [0, 1]")] = 0.5,
     json_path: Annotated[Path | None, typer.Option("--json", help="also write the certificate as JSON")] = None,
 ) -> None:
     """Check your weights and/or prompt builder against the theorem's claims; exit 1 on a failure,
@@ -146,10 +198,7 @@ def check(
     kinds = _choose("backend", backend, list(BACKEND_KINDS)) if backend else list(VERIFY_BACKENDS)
     if examples is not None and examples < 1:
         raise typer.BadParameter(f"--examples must be at least 1, got {examples}")
-    if seed < 0:
-        raise typer.BadParameter(f"--seed must be a non-negative integer, got {seed}")
-    if json_path is not None and not json_path.parent.is_dir():
-        raise typer.BadParameter(f"--json: folder {str(json_path.parent)!r} does not exist")
+    _writable_json_path("--json", json_path)
     if weights is None and prompt is None:
         raise typer.BadParameter("give --weights, --prompt or both: there is nothing of yours to check")
     builder = None if prompt is None else _import_builder(prompt)
@@ -192,6 +241,7 @@ def report(
 ) -> None:
     """Draw every registered figure (PNG and PDF) into ``--out``."""
     names = _choose("report", only, list(REPORTS))
+    _writable_dir("--out", out)
     out.mkdir(parents=True, exist_ok=True)
     for name in names:
         with console.status(f"drawing {name}"):

@@ -29,9 +29,8 @@ def _preconditioners(d: int, preconditioners: Sequence[Any]) -> list[NDArray[Any
     d = _validate.positive_int("d", d)
     out = []
     for l, C in enumerate(preconditioners):
-        arr = np.asarray(C) if isinstance(C, np.ndarray) and C.dtype == object else np.asarray(C, dtype=np.float64)
-        batch = arr.shape[:-2]
-        out.append(_validate.array(f"preconditioners[{l}]", arr, (*batch, d, d)))
+        batch = np.shape(C)[:-2]
+        out.append(_validate.array(f"preconditioners[{l}]", C, (*batch, d, d)))
     return out
 
 
@@ -83,8 +82,7 @@ def cot_td(d: int, C: Any) -> CoTWeights:
     symmetric; the paper's setting is C = α·I).
     """
     layout = CoTLayout(_validate.positive_int("d", d))
-    arr = np.asarray(C) if isinstance(C, np.ndarray) and C.dtype == object else np.asarray(C, dtype=np.float64)
-    C = _validate.array("C", arr, (*arr.shape[:-2], d, d))
+    C = _validate.array("C", C, (*np.shape(C)[:-2], d, d))
     P, Q = _zeros_like(C, layout.size), _zeros_like(C, layout.size)
     P[..., layout.weights, layout.features] = C
     for j in range(d):
@@ -100,6 +98,7 @@ def td_lambda(d: int, preconditioners: Sequence[Any], n: int, lam: float | Fract
 
     The trace decays by λ, not γλ (textbook TD(λ_std) is λ = γ·λ_std). A Fraction λ keeps the mask exact.
     """
+    _preconditioners(d, preconditioners)  # refuse bad C_l before the O(n²) mask is built
     return td0(d, preconditioners, n, mask=td_lambda_mask(n, lam))
 
 
@@ -171,13 +170,13 @@ def kernel_td(d: int, alpha: float | Fraction, gamma: float | Fraction) -> Softm
     ``[layer] * L``. Fraction α, γ give exact (object) weights.
     """
     d = _validate.positive_int("d", d)
-    exact = isinstance(alpha, Fraction) and isinstance(gamma, Fraction)
-    g: Any = gamma if exact else _validate.gamma(gamma)
-    a: Any = alpha if exact else float(alpha)
-    if exact:
-        _validate.gamma(float(gamma))
-    if not np.isfinite(float(a)) or float(a) <= 0:
+    g: Any = _validate.gamma_exact(gamma)
+    a: Any = _validate.real("alpha", alpha)
+    if not a > 0:
         raise ValueError(f"alpha: expected a finite step size > 0, got {alpha!r}")
+    exact = isinstance(a, Fraction) and isinstance(g, Fraction)
+    if not exact:
+        a, g = float(a), float(g)
     size = d + 3
 
     def matrix() -> NDArray[Any]:

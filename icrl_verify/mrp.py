@@ -167,7 +167,7 @@ def loop_mrp(
     S = _validate.positive_int("num_states", num_states, minimum=2)
     _validate.positive_int("dim", dim)
     gamma = _validate.gamma(gamma)
-    if not 0.0 <= threshold <= 1.0:
+    if not 0.0 <= _validate.real("threshold", threshold) <= 1.0:
         raise ValueError(f"threshold: expected a number in [0, 1], got {threshold!r}")
     keep = rng.uniform(0.01, 0.99, (S, S)) > threshold
     np.fill_diagonal(keep, False)
@@ -190,7 +190,7 @@ def random_mrp(
     S = _validate.positive_int("num_states", num_states)
     _validate.positive_int("dim", dim)
     gamma = _validate.gamma(gamma)
-    if not concentration > 0:
+    if not _validate.real("concentration", concentration) > 0:
         raise ValueError(f"concentration: expected a positive number, got {concentration!r}")
     P = rng.dirichlet(np.full(S, concentration), size=S)
     return _finish(P, gamma, _features(rng, S, dim, tabular), rng, representable)

@@ -179,6 +179,8 @@ def pretrain_command(
     """Multi-task TD pretraining [W25a, Algorithm 1]: live SS/IWS/VD on held-out tasks, a run directory with
     log.json, final P/Q (.npy and final.json) and figures; Ctrl-C keeps the last checkpoint for --resume."""
     console = Console()
+    if out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"--out: {out} is an existing file, expected a directory")
     if resume:
         config, workers = _saved_run(out)
         console.print(f"resuming {out} with its saved configuration and {workers} worker(s) (other flags ignored)")

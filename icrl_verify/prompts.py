@@ -41,21 +41,14 @@ def average_reward_prompt(features: Any, next_features: Any, rewards: Any, query
 def _context_prompt(
     features: Any, next_features: Any, rewards: Any, query: Any, gamma: float | Fraction, average_reward: bool
 ) -> NDArray[Any]:
-    feats = np.asarray(features) if isinstance(features, np.ndarray) else np.asarray(features, dtype=np.float64)
-    batch = feats.shape[:-2] if feats.ndim == 3 else ()
-    if feats.ndim not in (2, 3):
-        raise ValueError(f"features: expected shape (n, d) or (B, n, d), got {feats.shape}")
-    n, d = feats.shape[-2], feats.shape[-1]
-    if n == 0:
-        raise ValueError("features: the context must hold at least one transition (n >= 1)")
+    batch, n, d = _validate.context_sizes(features, next_features, rewards, query)
     phi = _validate.array("features", features, (*batch, n, d))
     phi_next = _validate.array("next_features", next_features, (*batch, n, d))
     r = _validate.array("rewards", rewards, (*batch, n))
     q = _validate.array("query", query, (*batch, d))
+    g_value = _validate.gamma_exact(gamma, allow_one=average_reward)
     exact = _exact(phi, phi_next, r, q)
-    g: Any = gamma if isinstance(gamma, Fraction) and exact else _validate.gamma(gamma, allow_one=average_reward)
-    if isinstance(gamma, Fraction):
-        _validate.gamma(float(gamma), allow_one=average_reward)
+    g: Any = to_fraction(g_value) if exact else float(g_value)
     Z = np.zeros((*batch, 2 * d + 1 + int(average_reward), n + 1), dtype=object if exact else np.float64)
     if exact:
         Z[...] = Fraction(0)
@@ -86,11 +79,10 @@ def cot_prompt(
     Shapes and exactness as in :func:`td_prompt` (without the query); a leading batch axis B gives
     (B, 3d+2, n+1).
     """
-    feats = np.asarray(features) if isinstance(features, np.ndarray) else np.asarray(features, dtype=np.float64)
-    if feats.ndim not in (2, 3):
-        raise ValueError(f"features: expected shape (n, d) or (B, n, d), got {feats.shape}")
-    batch, d = feats.shape[:-2], feats.shape[-1]
-    context = td_prompt(features, next_features, rewards, np.zeros((*batch, d), dtype=feats.dtype), gamma)
+    batch, _, d = _validate.context_sizes(features, next_features, rewards)
+    exact_input = isinstance(features, np.ndarray) and features.dtype == object
+    query = np.zeros((*batch, d), dtype=object if exact_input else np.float64)
+    context = td_prompt(features, next_features, rewards, query, gamma)
     layout = cot.CoTLayout(d)
     c0 = (
         cot.first_thought(d)
@@ -108,7 +100,7 @@ def cot_prompt(
 
 
 def kernel_td_prompt(features: Any, rewards: Any) -> NDArray[Any]:
-    """Softmax-TD prompt Z_0 ∈ R^{(d+3)×(n+1)} of one trajectory S_0..S_n ([X26b], THEOREMS.md T4).
+    """Softmax-TD prompt Z_0 ∈ R^{(d+3)×(n+1)} of one trajectory S_0..S_n ([X26b]; docs/contract.md, T4).
 
     ``features`` is (n+1, d), row j = x(S_j) (row n is the query state S_n); ``rewards`` is (n,),
     entry k−1 = R_k = r(S_{k−1}). Rows 0..d−1 hold x(S_j); row d holds R_k at column k−1 (0 at the
@@ -116,13 +108,17 @@ def kernel_td_prompt(features: Any, rewards: Any) -> NDArray[Any]:
     ``kernel_td_prompt(mrp.features[states], mrp.r[states[:-1]])``. A leading batch axis B on both
     gives (B, d+3, n+1); arrays of Fractions stay exact.
     """
-    feats = np.asarray(features) if isinstance(features, np.ndarray) else np.asarray(features, dtype=np.float64)
-    if feats.ndim not in (2, 3):
-        raise ValueError(f"features: expected shape (n+1, d) or (B, n+1, d), got {feats.shape}")
-    batch = feats.shape[:-2]
-    cols, d = feats.shape[-2], feats.shape[-1]
-    if cols < 2 or d < 1:
-        raise ValueError(f"features: expected n+1 >= 2 states of dimension d >= 1, got shape {feats.shape}")
+    f_shape, r_shape = np.shape(features), np.shape(rewards)
+    if len(f_shape) not in (2, 3):
+        raise ValueError(f"features: expected shape (n+1, d) or (B, n+1, d), got {f_shape}")
+    batch, (cols, d) = f_shape[:-2], f_shape[-2:]
+    labels = "(B, n+1, d)" if batch else "(n+1, d)"
+    if len(r_shape) == len(batch) + 1 and d == r_shape[-1] + 1 != cols:  # (d, n+1): transposed
+        _validate.matrix_shape("features", features, batch, d, cols, labels)
+    if cols < 2:
+        raise ValueError(f"features: a trajectory needs n + 1 >= 2 states, got shape {f_shape}")
+    if d == 0:
+        raise ValueError(f"features: expected at least one feature per state (d >= 1), got shape {f_shape}")
     x = _validate.array("features", features, (*batch, cols, d))
     r = _validate.array("rewards", rewards, (*batch, cols - 1))
     exact = _exact(x, r)
@@ -156,6 +152,9 @@ def expected_feature_prompts(transition: Any, rewards: Any, features: Any, gamma
     tasks, S = P0.shape[:-2], P0.shape[-1]
     P = _validate.array("transition", transition, (*tasks, S, S))
     r = _validate.array("rewards", rewards, (*tasks, S))
+    f_shape = np.shape(features)
+    if len(f_shape) == len(tasks) + 2 and f_shape[-1] == S != f_shape[-2]:
+        _validate.matrix_shape("features", features, tasks, S, f_shape[-2], "(T, S, d)" if tasks else "(S, d)")
     phi = _validate.array("features", features, (*tasks, S, None))
     row_sums = P.sum(axis=-1)
     stochastic = np.all(row_sums == 1) if P.dtype == object else np.all(np.abs(row_sums.astype(float) - 1) <= 1e-9)

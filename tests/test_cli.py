@@ -18,7 +18,8 @@ runner = CliRunner()
 
 def test_prove_t1_prints_table_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "cert.json"
-    result = runner.invoke(app, ["prove", "-t", "T1", "--budget", "0.02", "--json", str(out)])
+    # 0.34: the smallest budget that gives T1 at least one instance on every backend (mpmath: 3 x 0.34 >= 1)
+    result = runner.invoke(app, ["prove", "-t", "T1", "--budget", "0.34", "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "T1" in result.output and "exact" in result.output and "0 failed" in result.output
     payload = json.loads(out.read_text())
@@ -45,14 +46,42 @@ def test_prove_exits_nonzero_when_a_claim_fails(monkeypatch: pytest.MonkeyPatch)
         (["prove", "-t", "T99"], "unknown theorem T99"),
         (["prove", "-b", "quantum"], "unknown backend quantum"),
         (["prove", "--budget", "0"], "--budget must be positive"),
+        (["prove", "--budget", "inf"], "--budget must be positive and finite, got inf"),
+        (["prove", "--budget", "nan"], "--budget must be positive and finite, got nan"),
+        (["prove", "--budget", "-1"], "--budget must be positive and finite, got -1.0"),
+        (["prove", "--budget", "1e-9"], "--budget 1e-09 < 0.5: too small for one T4 instance on mpmath"),
+        (["prove", "-t", "T1", "--budget", "0.1"], "--budget 0.1 < 0.333: too small for one T1 instance on mpmath"),
+        (["prove", "-t", "T1", "-b", "ball", "--budget", "0.1"], "--budget 0.1 < 0.2: too small for one T1"),
+        (["prove", "--seed", "-5"], "Invalid value for '--seed'"),
+        (["prove", "--json", "TMP/no/such/cert.json"], "--json: folder TMP/no/such does not exist"),
+        (["prove", "--json", "TMP"], "--json: TMP is a directory, expected a file path"),
+        (["report", "--out", "TMP/file"], "--out: TMP/file is an existing file, expected a directory"),
+        (["report", "--out", "TMP/file/figures"], "--out: TMP/file is a file, so TMP/file/figures cannot be created"),
+        (["pretrain", "--out", "TMP/file"], "--out: TMP/file is an existing file, expected a directory"),
+        (["pretrain", "--gamma", "nan"], "gamma: expected a finite number, got nan"),
+        (["pretrain", "--first-seed", "-5"], "seeds: expected a non-empty sequence of non-negative integers"),
         (["bench", "--only", "nope"], "unknown benchmark nope"),
         (["report", "--only", "nope"], "unknown report nope"),
     ],
 )
-def test_bad_arguments_get_a_clear_message(args: list[str], message: str) -> None:
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2
-    assert message in result.output
+def test_bad_arguments_get_a_clear_message(
+    args: list[str], message: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A usage error exits with status 2 and a one-line message, before any theorem is proved."""
+
+    def no_work(*_: object, **__: object) -> None:
+        raise AssertionError("a usage error must be reported before any work starts")
+
+    # the same classes (their default instance counts set the minimum budget), but building one fails
+    guarded = {key: type(f"NoWork{key}", (cls,), {"__init__": no_work}) for key, cls in registry.THEOREMS.items()}
+    monkeypatch.setattr("icrl_verify.cli.THEOREMS", guarded)
+    monkeypatch.setattr("icrl_verify.pretrain_cli.train", no_work)
+    monkeypatch.setattr("icrl_verify.cli.REPORTS", {"fake": no_work})
+    (tmp_path / "file").write_text("not a directory")
+    result = runner.invoke(app, [a.replace("TMP", str(tmp_path)) for a in args])
+    assert result.exit_code == 2, result.output
+    assert message.replace("TMP", str(tmp_path)) in " ".join(result.output.replace("│", " ").split())
+    assert "Traceback" not in result.output
 
 
 def test_bench_prints_registered_figures(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,91 @@
+"""The project carries its own contract: docs/contract.md exists, names every theorem, and nothing in the
+repository points to a specification outside it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from icrl_verify.checks import registry
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTRACT = ROOT / "docs" / "contract.md"
+KEYS = ("T1", "T1a", "T1b", "T1c", "T2", "T3", "T4", "T5")
+
+# References to files that are not in the repository: the old spec folder, its background notes, the
+# shared folder beside the checkout, and the old contract file by any path. The patterns and the samples
+# below are spelled so that this file does not match itself.
+OUTSIDE = re.compile(r"spec[/]THEOREMS|spec[/]background|\.\./shared|\bTHEOREMS\.md")
+
+# Files owned by other branches that still point outside; the lead removes them when merging, and this
+# tuple must end up empty.
+PENDING = (
+    "docs/theorems/average_reward.md",
+    "docs/theorems/cot.md",
+    "docs/theorems/kernel_td.md",
+    "docs/theorems/neu.md",
+    "docs/theorems/residual_gradient.md",
+    "icrl_verify/algorithms.py",
+    "icrl_verify/checks/cot.py",
+    "icrl_verify/checks/pretrain.py",
+    "icrl_verify/checks/registry.py",
+    "icrl_verify/pretrain_metrics.py",
+    "tests/test_mrp.py",
+    "theorems/__init__.py",
+    "theorems/t1_td0.py",
+    "theorems/t1a_td_lambda.py",
+    "theorems/t3_cot.py",
+    "theorems/t4_kernel_td.py",
+    "theorems/t5_pretrain.py",
+)
+
+
+def _repository_files() -> list[Path]:
+    files = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
+    for folder in ("icrl_verify", "theorems", "tests"):
+        files += (ROOT / folder).rglob("*.py")
+    return sorted(files)
+
+
+def test_nothing_points_to_a_specification_outside_the_repository() -> None:
+    offenders = []
+    for path in _repository_files():
+        rel = path.relative_to(ROOT).as_posix()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if OUTSIDE.search(line) and rel not in PENDING:
+                offenders.append(f"{rel}:{number}: {line.strip()}")
+    assert not offenders, "point these to docs/contract.md:\n" + "\n".join(offenders)
+
+
+def test_pending_files_exist_and_still_need_the_fix() -> None:
+    """An entry of PENDING that is fixed (or gone) must leave the list, so the list cannot go stale."""
+    for rel in PENDING:
+        path = ROOT / rel
+        assert path.exists(), f"{rel} is in PENDING but does not exist"
+        assert OUTSIDE.search(path.read_text(encoding="utf-8")), f"{rel} is fixed: remove it from PENDING"
+
+
+def test_the_scan_catches_each_kind_of_outside_reference() -> None:
+    old = "THEOREMS" + ".md"
+    for text in (f"see spec/{old} T1", "spec/" + "background/w25a.md", "../" + "shared/spec/x", f"({old} §0)"):
+        assert OUTSIDE.search(text), text
+    assert not OUTSIDE.search("see docs/contract.md, T1")
+
+
+def test_contract_names_every_theorem() -> None:
+    text = CONTRACT.read_text(encoding="utf-8")
+    headings = set(re.findall(r"^## (T\d[a-z]?) ", text, flags=re.MULTILINE))
+    assert set(KEYS) <= headings, f"docs/contract.md has no section for {sorted(set(KEYS) - headings)}"
+    assert set(registry.THEOREMS) <= headings, "every registered theorem has a section in docs/contract.md"
+    for tag, arxiv in (("W25a", "2405.13861"), ("W25b", "2509.18389"), ("X26a", "2605.07123"), ("X26b", "2605.07333")):
+        assert f"[{tag}]" in text and f"arXiv:{arxiv}" in text, tag
+
+
+def test_readme_and_docs_point_to_the_contract_and_their_links_resolve() -> None:
+    pages = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
+    assert "docs/contract.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "contract.md" in (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+\.md)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            if "://" not in target:
+                assert (page.parent / target).resolve().exists(), f"{page.relative_to(ROOT)} links to {target}"
