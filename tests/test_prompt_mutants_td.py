@@ -203,3 +203,13 @@ def test_gamma_one_applied_twice_is_the_average_reward_builder() -> None:
         average_reward_prompt(inst.features, 1 * inst.next_features, inst.rewards, inst.query),
         average_reward_prompt(inst.features, inst.next_features, inst.rewards, inst.query),
     )
+
+
+def test_wrong_shaped_prompt_and_missing_discount_are_named() -> None:
+    """A builder that returns the other layout, or a task of the other kind, is refused with the argument named."""
+    with pytest.raises(ValueError, match=r"^prompt: the builder under test returned"):
+        run(CHECKS["T1"](lambda phi, nxt, r, q, gamma: average_reward_prompt(phi, nxt, r, q)), "exact", task("T1"))
+    with pytest.raises(ValueError, match=r"^gamma: T1 needs a discounted task"):
+        run(CHECKS["T1"](td_prompt), "exact", task("T1c"))
+    with pytest.raises(ValueError, match=r"^gamma: T1c has no discount"):
+        run(CHECKS["T1c"](average_reward_prompt), "float64", task("T1"))

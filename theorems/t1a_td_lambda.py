@@ -36,7 +36,8 @@ from icrl_verify import constructions
 from icrl_verify.algorithms import eligibility_traces
 from icrl_verify.arith import ExactBackend, cuda_available
 from icrl_verify.attention import run_transformer, td_lambda_mask, tied
-from icrl_verify.checks.td_family import TD0Check
+from icrl_verify.checks.base import FloatBound, tracked_backend
+from icrl_verify.checks.td_family import TD0Check, counting_rational_inputs
 from icrl_verify.checks.td_variants import TDLambdaCheck, grid_instance
 from icrl_verify.strategies import matrices
 from icrl_verify.tasks import TDInstance
@@ -158,6 +159,20 @@ def test_traces_are_the_explicit_sum(n: int, d: int, lam: Fraction, data: st.Dat
         for j in range(d):
             expected[j, i] = sum((lam ** (i - k) * phi[j, k] for k in range(i + 1)), Fraction(0))
     assert eligibility_traces(bk, bk.asmatrix(phi), lam) == bk.asmatrix(expected)
+
+
+@pytest.mark.parametrize("bound", ["running", "absolute"])
+def test_inexact_mask_entries_carry_their_rounding(bound: FloatBound) -> None:
+    """Float soundness: the transformer side multiplies by the mask entries λ^k, the reference by λ in its
+    recursion. A λ^k that no double holds (λ = 1/3) enters the float certificate with the bound of one
+    rounding, never as if its double were exact; a matrix of dyadic entries stays exact."""
+    bk = counting_rational_inputs(tracked_backend("float64", bound=bound))
+    third = bk.asmatrix(np.array([[Fraction(1, 3), Fraction(1, 2)]], dtype=object))
+    error = abs(Fraction(float(third.value[0, 0])) - Fraction(1, 3))
+    assert 0 < error <= Fraction(float(bk.certified_bound(third)[0, 0]))
+    assert bk.asmatrix(np.array([[Fraction(1, 2), Fraction(-3, 4)]], dtype=object)).bound is None
+    check = TDLambdaCheck(Fraction(1, 3), float_n=20, float_depth=6)
+    assert_certified(check.run_float(check.sample_float(np.random.default_rng(0), 64), "float64"))
 
 
 def test_mask_of_the_spec() -> None:

@@ -202,7 +202,15 @@ class TD0Check(TheoremCheck[TDInstance]):
         """Z_0 of the task, from the prompt builder under test."""
         if inst.gamma is None:
             raise ValueError(f"gamma: {self.key} needs a discounted task, got gamma=None")
-        return self.prompt(inst.features, inst.next_features, inst.rewards, inst.query, inst.gamma)
+        return self._shaped(inst, self.prompt(inst.features, inst.next_features, inst.rewards, inst.query, inst.gamma))
+
+    def _shaped(self, inst: TDInstance, Z0: Any) -> NDArray[Any]:
+        rows = 2 * inst.d + 1 + int(not self.discounted)
+        expected = (*inst.features.shape[:-2], rows, inst.n + 1)
+        if not isinstance(Z0, np.ndarray) or Z0.shape != expected:
+            got = Z0.shape if isinstance(Z0, np.ndarray) else type(Z0).__name__
+            raise ValueError(f"prompt: the builder under test returned {got}, expected an array of shape {expected}")
+        return Z0
 
     def directions(self, bk: Backend[M], blocks: TaskBlocks[M]) -> M:
         """u_i of the reference update: φ_i for TD(0)."""

@@ -7,6 +7,7 @@ from fractions import Fraction
 from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from icrl_verify import constructions
 from icrl_verify.algorithms import differential_rewards, eligibility_traces, residual_directions
@@ -122,10 +123,10 @@ class AverageRewardCheck(TD0Check):
     def default_prompt(self) -> PromptBuilder:
         return average_reward_prompt
 
-    def build_prompt(self, inst: TDInstance) -> Any:
+    def build_prompt(self, inst: TDInstance) -> NDArray[Any]:
         if inst.gamma is not None:
             raise ValueError(f"gamma: {self.key} has no discount, expected gamma=None, got {inst.gamma!r}")
-        return self.prompt(inst.features, inst.next_features, inst.rewards, inst.query)
+        return self._shaped(inst, self.prompt(inst.features, inst.next_features, inst.rewards, inst.query))
 
     def sample_float(self, rng: np.random.Generator, batch: int) -> TDInstance:
         """The published verification's average-reward setting: Gaussian φ, φ', r, φ_q and a Gaussian
