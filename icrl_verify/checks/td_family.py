@@ -90,7 +90,9 @@ class _RoundsRationals(TrackedBackend[Any]):
     float certificate as the exact numbers the theorem is about, not as their doubles.
     """
 
-    _representable: dict[int, tuple[NDArray[Any], bool]]
+    def __init__(self, inner: Backend[Any], unit_roundoff: float) -> None:
+        super().__init__(inner, unit_roundoff)
+        self._representable: dict[int, tuple[NDArray[Any], bool]] = {}
 
     def asmatrix(self, arr: NDArray[Any] | Any) -> Tracked[Any]:
         converted = super().asmatrix(arr)
@@ -100,10 +102,10 @@ class _RoundsRationals(TrackedBackend[Any]):
         return converted
 
     def _is_representable(self, arr: NDArray[Any]) -> bool:
-        cache = self.__dict__.setdefault("_representable", {})
+        cache = self._representable
         if id(arr) not in cache:  # the array is kept alive by the cache, so its id cannot be reused
             cache[id(arr)] = (arr, all(bool(Fraction(float(v)) == v) for v in arr.flat))
-        return bool(cache[id(arr)][1])
+        return cache[id(arr)][1]
 
 
 class _RationalAbsolute(_RoundsRationals, AbsoluteProgramBackend[Any]):
