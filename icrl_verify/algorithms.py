@@ -12,7 +12,6 @@ from numpy.typing import NDArray
 from icrl_verify import _validate
 from icrl_verify.arith.base import Backend
 from icrl_verify.arith.float64 import Float64Backend
-from icrl_verify.attention import running_average_operator, td_lambda_mask
 
 M = TypeVar("M")
 
@@ -49,15 +48,14 @@ def preconditioned_td(
 
 
 def eligibility_traces(bk: Backend[M], features: M, lam: float | Fraction) -> M:
-    """Columns e_i = Σ_{k≤i} λ^{i−k} φ_k of TD(λ) (d×n): Φ times the transposed context block of M_λ.
-
-    The coefficients are the entries of :func:`~icrl_verify.attention.td_lambda_mask` as the backend
-    reads them (exact for a Fraction λ), the very numbers the TD(λ) transformer multiplies by, so a
-    float check compares like with like (docs/theorems/td_lambda.md).
-    """
+    """Columns e_i of TD(λ) (d×n) by the backward-view recursion e_{−1} = 0, e_i = λ·e_{i−1} + φ_i,
+    i.e. e_i = Σ_{k≤i} λ^{i−k} φ_k, in the backend's arithmetic (a float backend counts the rounding
+    of a λ that no double represents). Shares nothing with the TD(λ) mask of the transformer side."""
     _, n = bk.shape(features)
-    decay = td_lambda_mask(n, lam).dense()[:n, :n]
-    return bk.matmul(features, bk.transpose(bk.asmatrix(decay)))
+    traces = [bk.block(features, slice(None), slice(0, 1))]
+    for i in range(1, n):
+        traces.append(bk.add(bk.scale(traces[-1], lam), bk.block(features, slice(None), slice(i, i + 1))))
+    return bk.concat(traces, axis=1)
 
 
 def residual_directions(bk: Backend[M], features: M, next_features: M) -> M:
@@ -66,11 +64,16 @@ def residual_directions(bk: Backend[M], features: M, next_features: M) -> M:
 
 
 def differential_rewards(bk: Backend[M], rewards: M) -> M:
-    """Row r_i − r̄_i with r̄_i = mean(r_0..r_i) (the current reward included), computed as −(r R) with
-    the exact running-average operator R read by the backend: the numbers the average-reward
-    transformer uses."""
+    """Row r_i − r̄_i with r̄_i = (Σ_{k≤i} r_k)/(i+1), the running mean including the current reward,
+    computed directly (running sums, each divided by its count; 1×n). Shares nothing with the
+    running-average operator of the transformer side."""
     _, n = bk.shape(rewards)
-    return bk.neg(bk.matmul(rewards, bk.asmatrix(running_average_operator(n))))
+    total = bk.block(rewards, slice(None), slice(0, 1))
+    means = [total]
+    for i in range(1, n):
+        total = bk.add(total, bk.block(rewards, slice(None), slice(i, i + 1)))
+        means.append(bk.scale(total, Fraction(1, i + 1)))
+    return bk.sub(rewards, bk.concat(means, axis=1))
 
 
 def _float_context(

@@ -1,4 +1,4 @@
-"""Hypothesis strategies with labelled draws: MRPs, prompts, preconditioners, rationals, TD instances."""
+"""Hypothesis strategies with labelled draws: MRPs, task data, preconditioners, rationals, TD instances."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from icrl_verify import mrp as mrp_module
-from icrl_verify.checks.td_family import TDInstance
-from icrl_verify.prompts import td_prompt
+from icrl_verify.tasks import TDInstance
 
 MAX_DENOMINATOR = 16
 MAX_NUMERATOR = 64
@@ -108,19 +107,19 @@ def contexts(draw: st.DrawFn, exact: bool, d: int, n: int, from_mrp: bool | None
 
 @st.composite
 def td_instances(
-    draw: st.DrawFn, exact: bool, max_d: int = 3, max_n: int = 8, max_depth: int = 4, from_mrp: bool | None = None
+    draw: st.DrawFn,
+    exact: bool,
+    max_d: int = 3,
+    max_n: int = 8,
+    max_depth: int = 4,
+    from_mrp: bool | None = None,
+    discounted: bool = True,
 ) -> TDInstance:
-    """A discounted prompt (see :func:`contexts`) and per-layer non-symmetric preconditioners."""
+    """A task (see :func:`contexts`) with per-layer non-symmetric preconditioners, as data (no prompt);
+    without a discount (γ = None, average-reward TD) when ``discounted`` is False. Shrinks towards
+    d = n = 1, L = 0 and zero entries."""
     d, n, depth = draw(shapes(max_d, max_n, max_depth), label="shape")
     phi, phi_next, r, query, gamma = draw(contexts(exact, d, n, from_mrp), label="context")
     d = phi.shape[1]
     Cs = draw(preconditioners(d, depth, exact), label="preconditioners")
-    return TDInstance(td_prompt(phi, phi_next, r, query, gamma), Cs)
-
-
-def as_batch(instance: TDInstance) -> TDInstance:
-    """A single float instance as a batch of one (float backends are batched)."""
-    return TDInstance(
-        np.asarray(instance.Z0, dtype=np.float64)[None],
-        tuple(np.asarray(C, dtype=np.float64)[None] for C in instance.preconditioners),
-    )
+    return TDInstance(phi, phi_next, r, query, gamma if discounted else None, Cs)

@@ -25,7 +25,7 @@ from icrl_verify.arith.float64 import Float64Backend
 from icrl_verify.attention import linear_attention, run_transformer
 from icrl_verify.certify import ClaimPair, ClaimResult
 from icrl_verify.checks.base import Figure, TheoremCheck, certification_figures
-from icrl_verify.checks.td_family import TD0Check, rational_grid
+from icrl_verify.checks.td_family import TaskBlocks, TD0Check, rational_grid
 from icrl_verify.mrp import FiniteMRP, boyan_chain
 from icrl_verify.prompts import cot_prompt, split_td_prompt, td_prompt
 
@@ -431,7 +431,7 @@ class CoTCheck(TheoremCheck[CoTInstance]):
             nxt = self.step(bk, seat, weights, n)
             w_next = td_step(bk, w, C, features, td_errors(bk, w, features, next_features, rewards), n)
             read = self.readout(bk, nxt)
-            t1_next = linear_attention(bk, t1_seat(bk, Zt, w, blocks), t1_layer)
+            t1_next = linear_attention(bk, t1_seat(bk, TaskBlocks(*blocks, blocks[2]), w), t1_layer)
             pairs += [
                 ClaimPair(CLAIM_W, k + 1, read, w_next),
                 ClaimPair(CLAIM_TOKEN, k + 1, nxt, thought_token(bk, w_next)),
