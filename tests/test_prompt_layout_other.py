@@ -10,15 +10,18 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from hypothesis import given
+import pytest
+from hypothesis import find, given
+from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from icrl_verify.arith.base import to_fraction
+from icrl_verify.checks.base import TheoremCheck
 from icrl_verify.checks.cot import CoTCheck, CoTInstance
 from icrl_verify.checks.kernel_td import KernelTDCheck, KernelTDInstance
 from icrl_verify.checks.neu import ExpectedTDCheck, ExpectedTDInstance
 from icrl_verify.prompts import cot_prompt, expected_feature_prompts, kernel_td_prompt
-from icrl_verify.testing import budget
+from icrl_verify.testing import assert_certified, budget
 
 U = 2.0**-53
 """Unit roundoff of float64."""
@@ -146,3 +149,43 @@ def test_expected_feature_prompts_float_general_features_and_task_batch() -> Non
     assert Z.shape == (2, 4, 7, 5)
     for t in range(2):
         _assert_enumerated_layout(Z[t], ExpectedTDInstance(P[t], r[t], Phi[t], 0.9, 0), exact=False)
+
+
+# --- the instance contract of the three checks: strategy, batch_of, single, describe ---------------
+
+
+CHECKS = [CoTCheck(), KernelTDCheck(), ExpectedTDCheck()]
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=["T3", "T4", "T2"])
+@budget(3)
+@given(data=st.data())
+def test_instances_round_trip_through_a_batch_and_describe_compactly(
+    check: TheoremCheck[Any], data: st.DataObject
+) -> None:
+    """batch_of gives a float64 batch of one and single takes it back (the same numbers, as floats);
+    describe fits in 8 lines."""
+    for kind in ("exact", "float64"):
+        instance = data.draw(check.strategy(kind), label=kind)
+        again = check.single(check.batch_of(instance), 0)
+        for a, b in zip(_arrays(instance), _arrays(again)):
+            assert np.array_equal(np.asarray(a, dtype=np.float64), b) and b.dtype == np.float64
+        assert len(check.describe(instance).splitlines()) <= 8
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=["T3", "T4", "T2"])
+def test_strategies_shrink_to_the_smallest_task(check: TheoremCheck[Any]) -> None:
+    """The minimal example is d = n = 1 (S = 1 for T2), L = K = 0, zero entries, and it is certified."""
+    smallest = find(check.strategy("exact"), lambda _: True)
+    head = check.describe(smallest).splitlines()[0]
+    assert head.startswith(("d=1, n=1, K=0", "d=1, n=1, L=0", "S=d=1, L=0")), head
+    assert_certified(check.run_exact([smallest]) if check.exact_certifiable else check.run_ball([smallest]))
+
+
+def _arrays(instance: Any) -> list[NDArray[Any]]:
+    return [v for v in vars(instance).values() if isinstance(v, np.ndarray)]
+
+
+def test_strategy_rejects_an_unknown_kind() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        find(CoTCheck().strategy("float32"), lambda _: True)

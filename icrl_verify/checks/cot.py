@@ -153,7 +153,8 @@ def empirical_fixed_point(
     fl = Float64Backend()
     F, G, r = (np.asarray(a, dtype=np.float64) for a in (features, next_features, rewards))
     Af, bf = empirical_td_system(fl, *context_blocks(fl, F, G, r, float(gamma)))
-    return np.asarray(np.linalg.pinv(Af) @ bf, dtype=np.float64)[..., 0]
+    with np.errstate(over="ignore", divide="ignore"):  # pinv of A_n = 0 (an empty context) is 0
+        return np.asarray(np.linalg.pinv(Af) @ bf, dtype=np.float64)[..., 0]
 
 
 def cot_instance(
