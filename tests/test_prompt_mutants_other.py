@@ -288,3 +288,12 @@ def test_enumerated_prompt_mutant_rejected_by_the_value_bound(name: str) -> None
 def test_value_bound_accepts_the_shipped_prompt_on_the_same_task() -> None:
     assert_certified([t2.check_bound_exact(neu.value_iteration_layers, [t2.RationalTask(P3, R3, F(1, 2))], 6)])
     assert_certified([t2.check_bound_float(neu.value_iteration_layers, [_float_task()], 20)])
+
+
+def test_neu_prove_passes_the_builder_under_test_to_every_prompt_claim() -> None:
+    """NEUCheck(prompt=...) reaches the forward pass (exact, ball, mpmath, float64) and claim 1."""
+    check = t2.NEUCheck(num_states=3, exact_depth=6, float_depth=20, prompt=neu_gamma_twice)
+    results = check.prove(["exact", "ball", "mpmath", "float64"], np.random.default_rng(0), budget=0.1)
+    failed = {(r.claim, r.backend) for r in results if not r.passed}
+    assert (t2.CLAIM_BOUND, "exact") in failed and (t2.CLAIM_BOUND, "float64") in failed
+    assert {b for c, b in failed if c == t2.CLAIM_LAYOUT} == {"exact", "ball", "mpmath", "float64"}

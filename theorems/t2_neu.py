@@ -25,10 +25,10 @@ Statement (tabular features Φ = I, d = S):
 How it is checked: the forward pass itself — on the enumerated prompt the builder makes from (P, r, Φ, γ),
 layer l of θ*_TD(S·I) holds w_l of expected TD computed from the task data (value iteration at Φ = I), and
 the prompt is the documented layout — in exact rationals, balls, the mpmath ladder and, as an inductive
-step within running error bounds, float64 and torch; claim 1 in exact rationals (v solved over ℚ) up to L = 20 and in float64 up to
-L = 200 with a derived running error bound; claims 2 and 3 with torch autograd in float64, the
-gradients cross-checked against exact forward-mode derivatives over ℚ; claim 4 in float64 against the
-spectral radius. The transformer side always runs the generic layer on the constructed weights.
+step within running error bounds, float64 and torch; claim 1 in exact rationals (v solved over ℚ) up to
+L = 20 and in float64 up to L = 200 with a derived running error bound; claims 2 and 3 with torch autograd
+in float64, the gradients cross-checked against exact forward-mode derivatives over ℚ; claim 4 in float64
+against the spectral radius. The transformer side always runs the generic layer on the constructed weights.
 """
 
 from __future__ import annotations

@@ -24,7 +24,10 @@ With batch TD w_{k+1} = w_k + (1/n) C Σ_{i<n} δ_i(w_k) φ_i, w_0 = 0, for ever
      n^(−1/2): the 99% confidence interval of the fitted log–log slope contains −1/2 and excludes 0
      and −1.
 
-How it is checked (docs/theorems/cot.md, docs/precision.md): exact rational equality at every thought
+How it is checked (docs/theorems/cot.md, docs/precision.md): an instance is task data (φ, φ', r, φ_q, γ,
+C, K); the check builds the token matrix with the prompt builder under test and compares with batch TD,
+the T1 transformer and A_n, w_n computed from the task data, the context tokens with their documented
+layout (a wrong builder fails the base case). Exact rational equality at every thought
 (a Schwartz–Zippel certificate: claims 1–2 are polynomial identities of degree ≤ 3K+1), rigorous ball
 containment, an mpmath precision ladder, and the inductive step at every thought of the float64 /
 batched-torch reference trajectory within running error bounds. Hypothesis covers d = 1, n = 1, K = 0,

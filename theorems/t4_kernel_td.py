@@ -24,11 +24,13 @@ v_{l+1}(S_j) = v_l(S_j) + α Σ_k κ(S_{k−1}, S_j) δ_k. Claims, for every l a
   4. statistically, on full-coverage trajectories the transformer's sup error against v_π decays
      geometrically, then plateaus at a floor that shrinks with n.
 
-How it is checked (docs/theorems/kernel_td.md): exp makes the kernel irrational at rational points, so
-there is **no exact-rational certificate**; claims 1–2 are certified rigorously with arb balls (the ball of
-the difference contains 0, radius < 2^-100 at 256 bits), by an mpmath precision ladder, and by the
-inductive step at every layer of the float64 / batched-torch reference trajectory within running error
-bounds; claim 3 rigorously in balls; claim 4 with confidence intervals over seeds.
+How it is checked (docs/theorems/kernel_td.md): an instance is task data (x(S_0..S_n), R, α, γ, L); the
+check builds Z_0 with the prompt builder under test and compares with kernel TD and the documented layout
+computed from the task data (a wrong builder fails the base case). exp makes the kernel irrational at
+rational points, so there is **no exact-rational certificate**; claims 1–2 are certified rigorously with
+arb balls (the ball of the difference contains 0, radius < 2^-100 at 256 bits), by an mpmath precision
+ladder, and by the inductive step at every layer of the float64 / batched-torch reference trajectory within
+running error bounds; claim 3 rigorously in balls; claim 4 with confidence intervals over seeds.
 """
 
 from __future__ import annotations
