@@ -1,4 +1,4 @@
-"""The TD prompt builders against their documented layout, entry by entry (docs/contract.md, THEOREMS.md §0, T1c).
+"""The TD prompt builders against their documented layout, entry by entry (docs/contract.md, docs/contract.md §0, T1c).
 
 Written independently of prompts.py: every expected entry is placed by a loop over the transitions i and
 the feature index j, never by the block slicing the builders use.
@@ -20,7 +20,7 @@ from icrl_verify.testing import budget
 
 
 def documented_td_prompt(phi: Any, phi_next: Any, r: Any, q: Any, gamma: Any, average_reward: bool) -> list[list[Any]]:
-    """THEOREMS.md §0: context column i is (φ_i, γφ'_i, r_i), the query column n is (φ_q, 0, 0); with
+    """docs/contract.md §0: context column i is (φ_i, γφ'_i, r_i), the query column n is (φ_q, 0, 0); with
     ``average_reward`` (T1c) γ = 1 and a last row of zeros (the accumulator), query column (φ_q, 0, 0, 0)."""
     n, d = len(phi), len(q)
     rows = 2 * d + 1 + int(average_reward)
@@ -83,7 +83,7 @@ def test_batched_prompts_are_the_single_prompts(
 
 
 def test_worked_example_prompt() -> None:
-    """THEOREMS.md T1's worked example: φ = (1, 2), φ' = (2, 1), γ = 1/2, r = (1, −1), φ_q = 3."""
+    """docs/contract.md T1's worked example: φ = (1, 2), φ' = (2, 1), γ = 1/2, r = (1, −1), φ_q = 3."""
     F = Fraction
     one_d = [np.array([[F(1)], [F(2)]], dtype=object), np.array([[F(2)], [F(1)]], dtype=object)]
     r, q = np.array([F(1), F(-1)], dtype=object), np.array([F(3)], dtype=object)

@@ -86,7 +86,7 @@ def test_default_certificate_sampler_has_negligible_false_pass_probability() -> 
 
 
 def test_worked_example_of_the_spec() -> None:
-    """d = 1, n = 2, C = 1, φ = (1, 2), γφ' = (1, 0.5) (γ = 1/2, φ' = (2, 1)), r = (1, −1), φ_q = 3 (THEOREMS.md T1)."""
+    """d = 1, n = 2, C = 1, φ = (1, 2), γφ' = (1, 0.5) (γ = 1/2, φ' = (2, 1)), r = (1, −1), φ_q = 3 (contract, T1)."""
     F = Fraction
     Z0 = td_prompt(
         np.array([[F(1)], [F(2)]], dtype=object),

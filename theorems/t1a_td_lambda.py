@@ -176,7 +176,7 @@ def test_inexact_mask_entries_carry_their_rounding(bound: FloatBound) -> None:
 
 
 def test_mask_of_the_spec() -> None:
-    """n = 3: rows (1,0,0,0), (λ,1,0,0), (λ²,λ,1,0), (0,0,0,0) (THEOREMS.md §T1a, background §2)."""
+    """n = 3: rows (1,0,0,0), (λ,1,0,0), (λ²,λ,1,0), (0,0,0,0) (docs/contract.md, T1a)."""
     lam = Fraction(1, 3)
     expected = [[1, 0, 0, 0], [lam, 1, 0, 0], [lam**2, lam, 1, 0], [0, 0, 0, 0]]
     assert td_lambda_mask(3, lam).dense().tolist() == expected

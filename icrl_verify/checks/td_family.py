@@ -27,9 +27,9 @@ from icrl_verify.arith.float64 import Float64Backend
 from icrl_verify.arith.running_error import RunningErrorBackend, Tracked, TrackedBackend
 from icrl_verify.attention import LinearAttentionWeights, linear_attention, run_transformer
 from icrl_verify.certify import ClaimPair
-from icrl_verify.checks.base import BACKEND_KINDS, Figure, TheoremCheck, certification_figures
+from icrl_verify.checks.base import Figure, TheoremCheck, certification_figures
 from icrl_verify.prompts import td_prompt
-from icrl_verify.strategies import td_instances
+from icrl_verify.strategies import exact_kind, td_instances
 from icrl_verify.tasks import TDInstance
 
 __all__ = ["TD0Check", "TDInstance", "TaskBlocks", "bench_td0", "rational_grid", "schwartz_zippel_bound"]
@@ -45,7 +45,6 @@ GRID_NUMERATOR = 4096
 """Exact instances draw every entry uniformly from S = {k/4096 : |k| ≤ 4096} ⊂ [−1, 1], |S| = 8193
 (the set of the Schwartz–Zippel bound)."""
 
-EXACT_KINDS = ("exact", "ball", "mpmath")
 STRATEGY_SIZES = {"ball": (5, 3), "mpmath": (4, 2)}
 """(max n, max L) of the Hypothesis instances per backend kind (default 8 and 4; ball and mpmath are slow)."""
 
@@ -242,10 +241,8 @@ class TD0Check(TheoremCheck[TDInstance]):
         return TDInstance(phi, phi_next, r, q, 0.9 if self.discounted else None, Cs)
 
     def strategy(self, kind: str) -> SearchStrategy[TDInstance]:
-        if kind not in BACKEND_KINDS:
-            raise ValueError(f"kind: expected one of {', '.join(BACKEND_KINDS)}, got {kind!r}")
         max_n, max_depth = STRATEGY_SIZES.get(kind, (8, 4))
-        return td_instances(kind in EXACT_KINDS, max_n=max_n, max_depth=max_depth, discounted=self.discounted)
+        return td_instances(exact_kind(kind), max_n=max_n, max_depth=max_depth, discounted=self.discounted)
 
     def batch_of(self, instance: TDInstance) -> TDInstance:
         return instance.as_float_batch()
