@@ -12,7 +12,6 @@ from numpy.typing import NDArray
 from icrl_verify import _validate
 from icrl_verify.arith.base import Backend
 from icrl_verify.arith.float64 import Float64Backend
-from icrl_verify.attention import running_average_operator, td_lambda_mask
 
 M = TypeVar("M")
 
@@ -49,15 +48,14 @@ def preconditioned_td(
 
 
 def eligibility_traces(bk: Backend[M], features: M, lam: float | Fraction) -> M:
-    """Columns e_i = Σ_{k≤i} λ^{i−k} φ_k of TD(λ) (d×n): Φ times the transposed context block of M_λ.
-
-    The coefficients are the entries of :func:`~icrl_verify.attention.td_lambda_mask` as the backend
-    reads them (exact for a Fraction λ), the very numbers the TD(λ) transformer multiplies by, so a
-    float check compares like with like (docs/theorems/td_lambda.md).
-    """
+    """Columns e_i of TD(λ) (d×n) by the backward-view recursion e_{−1} = 0, e_i = λ·e_{i−1} + φ_i,
+    i.e. e_i = Σ_{k≤i} λ^{i−k} φ_k, in the backend's arithmetic (a float backend counts the rounding
+    of a λ that no double represents). Shares nothing with the TD(λ) mask of the transformer side."""
     _, n = bk.shape(features)
-    decay = td_lambda_mask(n, lam).dense()[:n, :n]
-    return bk.matmul(features, bk.transpose(bk.asmatrix(decay)))
+    traces = [bk.block(features, slice(None), slice(0, 1))]
+    for i in range(1, n):
+        traces.append(bk.add(bk.scale(traces[-1], lam), bk.block(features, slice(None), slice(i, i + 1))))
+    return bk.concat(traces, axis=1)
 
 
 def residual_directions(bk: Backend[M], features: M, next_features: M) -> M:
@@ -66,11 +64,16 @@ def residual_directions(bk: Backend[M], features: M, next_features: M) -> M:
 
 
 def differential_rewards(bk: Backend[M], rewards: M) -> M:
-    """Row r_i − r̄_i with r̄_i = mean(r_0..r_i) (the current reward included), computed as −(r R) with
-    the exact running-average operator R read by the backend: the numbers the average-reward
-    transformer uses."""
+    """Row r_i − r̄_i with r̄_i = (Σ_{k≤i} r_k)/(i+1), the running mean including the current reward,
+    computed directly (running sums, each divided by its count; 1×n). Shares nothing with the
+    running-average operator of the transformer side."""
     _, n = bk.shape(rewards)
-    return bk.neg(bk.matmul(rewards, bk.asmatrix(running_average_operator(n))))
+    total = bk.block(rewards, slice(None), slice(0, 1))
+    means = [total]
+    for i in range(1, n):
+        total = bk.add(total, bk.block(rewards, slice(None), slice(i, i + 1)))
+        means.append(bk.scale(total, Fraction(1, i + 1)))
+    return bk.sub(rewards, bk.concat(means, axis=1))
 
 
 def _float_context(
@@ -206,7 +209,7 @@ def online_kernel_td_step(
     v(s) ← v(s) + α δ_t κ(S_t, s) for every state s, δ_t = R_{t+1} + γ v(S_{t+1}) − v(S_t).
 
     ``values`` is 1×S over states; ``kernel[s', s]`` = κ(s', s) is the weight a transition leaving s'
-    carries to state s (source first, as in THEOREMS.md; the talk writes κ(s, S_t), target first).
+    carries to state s (source first, as in docs/contract.md; the talk writes κ(s, S_t), target first).
     Special cases: the indicator kernel κ(s', s) = 1{s = s'} is tabular TD(0); summing the increments
     of the n context transitions at a frozen v_l, with κ the context-normalised softmax kernel, is one
     synchronous step of :func:`kernel_td`.
@@ -247,3 +250,40 @@ def population_kernel_td(
         residual = bk.sub(bk.add(r, bk.scale(bk.matmul(P, v), gamma)), v)
         values.append(bk.add(v, bk.matmul(kernel, residual)))
     return values
+
+
+# --- references from task data (T2 enumerated prompt, T3 chain of thought) ----------------------
+# These read the task itself (features, next features, rewards, γ, P, …), never a prompt: a check
+# compares them with what the transformer computes on the prompt the builder under test made.
+
+
+def context_blocks(bk: Backend[M], features: Any, next_features: Any, rewards: Any, gamma: Any) -> tuple[M, M, M]:
+    """Φ (d×n), γΦ' (d×n) and r (1×n) of a context given as task data: ``features`` and ``next_features``
+    (n, d) with φ'_i undiscounted, ``rewards`` (n,); or all with a leading batch axis. γ is applied
+    here, by the backend (so a float backend accounts for its rounding)."""
+    F = bk.asmatrix(np.swapaxes(np.asarray(features), -1, -2))
+    G = bk.scale(bk.asmatrix(np.swapaxes(np.asarray(next_features), -1, -2)), gamma)
+    return F, G, bk.asmatrix(np.asarray(rewards)[..., None, :])
+
+
+def expected_td_residual(bk: Backend[M], P: M, r: M, features: M, gamma: Any, w: M) -> M:
+    """r + γPΦw − Φw (S×1): the expected TD error of every state under weights w (Φ is S×d, r S×1)."""
+    values = bk.matmul(features, w)
+    return bk.sub(bk.add(r, bk.scale(bk.matmul(P, values), gamma)), values)
+
+
+def expected_td_step(bk: Backend[M], P: M, r: M, features: M, gamma: Any, w: M) -> M:
+    """One step of expected TD with C = S·I: w + Φᵀ(r + γPΦw − Φw)."""
+    return bk.add(w, bk.matmul(bk.transpose(features), expected_td_residual(bk, P, r, features, gamma, w)))
+
+
+def expected_td(bk: Backend[M], P: M, r: M, features: M, gamma: Any, depth: int) -> list[M]:
+    """Expected TD over every state with uniform weighting and C = S·I ([W25b]): w_0 = 0,
+    w_{l+1} = w_l + Φᵀ(r + γPΦw_l − Φw_l). With tabular features (Φ = I) this is value iteration
+    w_{l+1} = r + γPw_l. Returns w_0..w_L (d×1)."""
+    depth = _validate.positive_int("depth", depth, minimum=0)
+    _, d = bk.shape(features)
+    ws = [bk.zeros(d, 1)]
+    for _ in range(depth):
+        ws.append(expected_td_step(bk, P, r, features, gamma, ws[-1]))
+    return ws

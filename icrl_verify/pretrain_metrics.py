@@ -1,4 +1,4 @@
-"""Metrics of the pretraining experiment (THEOREMS.md T5): weight structure, SS, IWS, VD, the fitted-α TD reference."""
+"""Metrics of the pretraining experiment (docs/contract.md T5): structure, SS, IWS, VD, the fitted-α TD reference."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def _cosine(a: FloatArray, b: FloatArray, axes: tuple[int, ...]) -> FloatArray:
 
 
 def weight_metrics(P: Any, Q: Any) -> dict[str, FloatArray]:
-    """Structure of learned (P, Q) after sign alignment, one value per leading index (THEOREMS.md T5).
+    """Structure of learned (P, Q) after sign alignment, one value per leading index (docs/contract.md T5).
 
     - ``p_corner``: P[2d, 2d]; ``p_others``: mean |P_ij| over the other (2d+1)² − 1 entries;
     - ``q_tl_trace``, ``q_tm_trace``: traces of Q[0:d, 0:d] and Q[0:d, d:2d] (θ*: −tr C and +tr C);
@@ -157,7 +157,7 @@ def function_metrics(
     features: torch.Tensor,
     stationary: torch.Tensor,
 ) -> FunctionMetrics:
-    """SS, IWS and VD of THEOREMS.md T5 on held-out tasks, averaged over tasks, one value per seed.
+    """SS, IWS and VD of docs/contract.md T5 on held-out tasks, averaged over tasks, one value per seed.
 
     Shapes (seeds, tasks, …): ``tf_values`` (·, ·, S) = v̂_TF(s) with the query set to φ(s);
     ``tf_query_grads`` (·, ·, S, d) = ∇_q v̂_TF(s); ``td_weights`` (·, ·, d) = w_L of the fitted-α

@@ -1,17 +1,21 @@
-"""Hypothesis strategies with labelled draws: MRPs, prompts, preconditioners, rationals, TD instances."""
+"""Hypothesis strategies with labelled draws: MRPs, task data, preconditioners, rationals, TD instances."""
 
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from icrl_verify import mrp as mrp_module
-from icrl_verify.checks.td_family import TDInstance
-from icrl_verify.prompts import td_prompt
+from icrl_verify.tasks import TDInstance
+
+if TYPE_CHECKING:  # the check modules import this one (format_numbers): no import cycle at run time
+    from icrl_verify.checks.cot import CoTInstance
+    from icrl_verify.checks.kernel_td import KernelTDInstance
+    from icrl_verify.checks.neu import ExpectedTDInstance
 
 MAX_DENOMINATOR = 16
 MAX_NUMERATOR = 64
@@ -108,19 +112,120 @@ def contexts(draw: st.DrawFn, exact: bool, d: int, n: int, from_mrp: bool | None
 
 @st.composite
 def td_instances(
-    draw: st.DrawFn, exact: bool, max_d: int = 3, max_n: int = 8, max_depth: int = 4, from_mrp: bool | None = None
+    draw: st.DrawFn,
+    exact: bool,
+    max_d: int = 3,
+    max_n: int = 8,
+    max_depth: int = 4,
+    from_mrp: bool | None = None,
+    discounted: bool = True,
 ) -> TDInstance:
-    """A discounted prompt (see :func:`contexts`) and per-layer non-symmetric preconditioners."""
+    """A task (see :func:`contexts`) with per-layer non-symmetric preconditioners, as data (no prompt);
+    without a discount (γ = None, average-reward TD) when ``discounted`` is False. Shrinks towards
+    d = n = 1, L = 0 and zero entries."""
     d, n, depth = draw(shapes(max_d, max_n, max_depth), label="shape")
     phi, phi_next, r, query, gamma = draw(contexts(exact, d, n, from_mrp), label="context")
     d = phi.shape[1]
     Cs = draw(preconditioners(d, depth, exact), label="preconditioners")
-    return TDInstance(td_prompt(phi, phi_next, r, query, gamma), Cs)
+    return TDInstance(phi, phi_next, r, query, gamma if discounted else None, Cs)
 
 
-def as_batch(instance: TDInstance) -> TDInstance:
-    """A single float instance as a batch of one (float backends are batched)."""
-    return TDInstance(
-        np.asarray(instance.Z0, dtype=np.float64)[None],
-        tuple(np.asarray(C, dtype=np.float64)[None] for C in instance.preconditioners),
-    )
+# --- task data of T2 (enumerated prompt), T3 (chain of thought), T4 (softmax kernel TD) -----------
+# Instances are task data, never prompts: the check builds the prompt with the builder under test.
+
+EXACT_KINDS = ("exact", "ball", "mpmath")
+FLOAT_KINDS = ("float64", "torch", "torch-cuda")
+
+
+def exact_kind(kind: str) -> bool:
+    """True for the kinds that draw exact rationals (exact, ball, mpmath), False for the float kinds."""
+    if kind in EXACT_KINDS:
+        return True
+    if kind in FLOAT_KINDS:
+        return False
+    raise ValueError(f"kind: expected one of {EXACT_KINDS + FLOAT_KINDS}, got {kind!r}")
+
+
+def format_numbers(values: Any) -> str:
+    """An array's entries as nested lists: Fractions as p/q, floats as their shortest repr."""
+    arr = np.asarray(values, dtype=object)
+    if arr.ndim == 0:
+        x = arr.item()
+        return str(x) if isinstance(x, (Fraction, int, np.integer)) else repr(float(x))
+    return "[" + ", ".join(format_numbers(x) for x in arr) + "]"
+
+
+_COT_SIZES = {"exact": (3, 8, 4), "ball": (3, 5, 3), "mpmath": (2, 4, 2)}
+"""(max d, max n, max thoughts K) per exact kind; float kinds use the exact sizes."""
+
+
+@st.composite
+def cot_instances(draw: st.DrawFn, kind: str, from_mrp: bool | None = None) -> CoTInstance:
+    """T3 task data: a context and query (:func:`contexts`), a non-symmetric C and K thoughts."""
+    from icrl_verify.checks.cot import cot_instance
+
+    exact = exact_kind(kind)
+    d, n, K = draw(shapes(*_COT_SIZES.get(kind, _COT_SIZES["exact"])), label="shape")
+    phi, phi_next, r, query, gamma = draw(contexts(exact, d, n, from_mrp), label="context")
+    C = draw(matrices((phi.shape[1], phi.shape[1]), exact), label="C")
+    return cot_instance(phi, phi_next, r, query, gamma, C, K)
+
+
+_KERNEL_SIZES = {"exact": (6, 4), "ball": (6, 4), "mpmath": (4, 3)}
+"""(max n, max depth L) per exact kind; float kinds use (6, 4)."""
+
+
+@st.composite
+def kernel_td_instances(draw: st.DrawFn, kind: str) -> KernelTDInstance:
+    """T4 task data: a trajectory S_0..S_n over 1..n+1 distinct states (features repeat with the
+    states), rewards, α and γ. Exact kinds: small rationals; float kinds: features in [−3, 3] and
+    dyadic α, γ (so the construction's weight γα is exact). Shrinks towards d = n = 1, L = 0, one state."""
+    from icrl_verify.checks.kernel_td import KernelTDInstance
+
+    exact = exact_kind(kind)
+    max_n, max_depth = _KERNEL_SIZES.get(kind, (6, 4))
+    d = draw(st.integers(1, 3), label="d")
+    n = draw(st.integers(1, max_n), label="n")
+    depth = draw(st.integers(0, max_depth), label="L")
+    num_states = draw(st.integers(1, n + 1), label="distinct states")
+    states = draw(st.lists(st.integers(0, num_states - 1), min_size=n + 1, max_size=n + 1), label="states")
+    if exact:
+        entry: st.SearchStrategy[Any] = rationals(12, 8)
+        gamma: Any = draw(st.builds(Fraction, st.integers(0, 15), st.just(16)), label="gamma")
+        alpha: Any = draw(st.builds(Fraction, st.integers(1, 16), st.just(8)), label="alpha")
+    else:
+        entry = st.floats(-3.0, 3.0, allow_nan=False)
+        gamma = draw(st.integers(0, 63), label="gamma*64") / 64
+        alpha = draw(st.integers(1, 64), label="alpha*32") / 32
+    dtype = object if exact else np.float64
+    rows = st.lists(st.lists(entry, min_size=d, max_size=d), min_size=num_states, max_size=num_states)
+    table = np.array(draw(rows, label="state features"), dtype=dtype)
+    rewards = np.array(draw(st.lists(entry, min_size=n, max_size=n), label="rewards"), dtype=dtype)
+    return KernelTDInstance(table[np.array(states)], rewards, alpha, gamma, depth)
+
+
+_EXPECTED_TD_SIZES = {"exact": (3, 4), "ball": (3, 3), "mpmath": (2, 2)}
+"""(max states S, max depth L) per exact kind; float kinds use (4, 6)."""
+
+
+@st.composite
+def expected_td_instances(draw: st.DrawFn, kind: str) -> ExpectedTDInstance:
+    """T2 task data: a row-stochastic P (rational, zeros allowed), rewards, γ and features Φ (S×S):
+    tabular (Φ = I, value iteration) or general. Shrinks towards S = 1, L = 0, uniform P, Φ = I."""
+    from icrl_verify.checks.neu import ExpectedTDInstance
+
+    exact = exact_kind(kind)
+    max_states, max_depth = _EXPECTED_TD_SIZES.get(kind, (4, 6))
+    S = draw(st.integers(1, max_states), label="S")
+    depth = draw(st.integers(0, max_depth), label="L")
+    weights = draw(st.lists(st.lists(st.integers(0, 4), min_size=S, max_size=S), min_size=S, max_size=S), label="P")
+    rows = [[Fraction(w, sum(row)) for w in row] if sum(row) else [Fraction(1, S)] * S for row in weights]
+    P = np.array(rows, dtype=object)
+    features = np.array([[Fraction(int(i == j)) for j in range(S)] for i in range(S)], dtype=object)
+    if draw(st.booleans(), label="general features"):
+        features = draw(matrices((S, S), exact=True), label="features")
+    r = draw(matrices((S,), exact=True), label="rewards")
+    gamma = draw(gammas(exact), label="gamma")
+    if not exact:
+        P, features, r = (np.asarray(a, dtype=np.float64) for a in (P, features, r))
+    return ExpectedTDInstance(P, r, features, gamma, depth)

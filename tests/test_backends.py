@@ -14,13 +14,15 @@ from icrl_verify.arith import BallBackend, ExactBackend, Float64Backend, MpmathB
 from icrl_verify.arith.absolute_program import AbsoluteProgramBackend
 from icrl_verify.arith.running_error import RunningErrorBackend
 from icrl_verify.attention import run_transformer
-from icrl_verify.checks.td_family import TDInstance
+from icrl_verify.prompts import td_prompt
 from icrl_verify.strategies import td_instances
+from icrl_verify.tasks import TDInstance
 from icrl_verify.testing import budget
 
 
 def _last_state(bk, inst: TDInstance):  # type: ignore[no-untyped-def]
-    return run_transformer(bk, bk.asmatrix(inst.Z0), constructions.td0(inst.d, inst.preconditioners, inst.n))[-1]
+    Z0 = td_prompt(inst.features, inst.next_features, inst.rewards, inst.query, inst.gamma)
+    return run_transformer(bk, bk.asmatrix(Z0), constructions.td0(inst.d, inst.preconditioners, inst.n))[-1]
 
 
 @budget(10)
@@ -40,9 +42,7 @@ def test_all_backends_agree_with_exact(inst: TDInstance) -> None:
 def test_certified_bound_contains_the_exact_result(bounded: type, inst: TDInstance) -> None:
     """The float64 value with its certified bound encloses the exact rational result of the same program
     run on the same inputs (rounded to float64 first, so that both see identical inputs)."""
-    as_float = TDInstance(
-        np.asarray(inst.Z0, dtype=np.float64), tuple(np.asarray(C, dtype=np.float64) for C in inst.preconditioners)
-    )
+    as_float = inst.as_float_batch().take(0)
     tracked = bounded(Float64Backend(), 2.0**-53)
     result = _last_state(tracked, as_float)
     exact = ExactBackend()

@@ -301,8 +301,6 @@ def test_sizes_beyond_memory_are_refused_before_allocating(monkeypatch: pytest.M
         td_lambda_mask(n, 0.5)
     with pytest.raises(ValueError, match=r"^n: the TD\(λ\) mask at n = 100000"):
         constructions.td_lambda(2, C2, n, Fraction(1, 2))
-    with pytest.raises(ValueError, match=r"^n: the TD\(λ\) mask at n = 100000"):
-        algorithms.batch_td_lambda(np.zeros((n, 1)), np.zeros((n, 1)), np.zeros(n), 0.5, 0.5, [np.eye(1)])
     with pytest.raises(ValueError, match=r"^n: the running-average mask at n = 100000"):
         constructions.average_reward_td(2, C2, n)
     with pytest.raises(ValueError, match=r"^size: the running-average operator at n = 100000"):

@@ -17,27 +17,6 @@ KEYS = ("T1", "T1a", "T1b", "T1c", "T2", "T3", "T4", "T5")
 # below are spelled so that this file does not match itself.
 OUTSIDE = re.compile(r"spec[/]THEOREMS|spec[/]background|\.\./shared|\bTHEOREMS\.md")
 
-# Files owned by other branches that still point outside; the lead removes them when merging, and this
-# tuple must end up empty.
-PENDING = (
-    "docs/theorems/average_reward.md",
-    "docs/theorems/cot.md",
-    "docs/theorems/kernel_td.md",
-    "docs/theorems/neu.md",
-    "docs/theorems/residual_gradient.md",
-    "icrl_verify/algorithms.py",
-    "icrl_verify/checks/cot.py",
-    "icrl_verify/checks/pretrain.py",
-    "icrl_verify/checks/registry.py",
-    "icrl_verify/pretrain_metrics.py",
-    "tests/test_mrp.py",
-    "theorems/__init__.py",
-    "theorems/t1_td0.py",
-    "theorems/t1a_td_lambda.py",
-    "theorems/t3_cot.py",
-    "theorems/t4_kernel_td.py",
-    "theorems/t5_pretrain.py",
-)
 
 
 def _repository_files() -> list[Path]:
@@ -52,17 +31,9 @@ def test_nothing_points_to_a_specification_outside_the_repository() -> None:
     for path in _repository_files():
         rel = path.relative_to(ROOT).as_posix()
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if OUTSIDE.search(line) and rel not in PENDING:
+            if OUTSIDE.search(line):
                 offenders.append(f"{rel}:{number}: {line.strip()}")
     assert not offenders, "point these to docs/contract.md:\n" + "\n".join(offenders)
-
-
-def test_pending_files_exist_and_still_need_the_fix() -> None:
-    """An entry of PENDING that is fixed (or gone) must leave the list, so the list cannot go stale."""
-    for rel in PENDING:
-        path = ROOT / rel
-        assert path.exists(), f"{rel} is in PENDING but does not exist"
-        assert OUTSIDE.search(path.read_text(encoding="utf-8")), f"{rel} is fixed: remove it from PENDING"
 
 
 def test_the_scan_catches_each_kind_of_outside_reference() -> None:

@@ -1,4 +1,4 @@
-"""Task generators and TD quantities of FiniteMRP against their definitions (THEOREMS.md §0)."""
+"""Task generators and TD quantities of FiniteMRP against their definitions (docs/contract.md §0)."""
 
 from __future__ import annotations
 

@@ -17,11 +17,12 @@ from icrl_verify.prompts import cot_prompt
 from icrl_verify.testing import assert_certified, assert_rejected
 
 
-def thought_with_features(d: int) -> NDArray[Any]:
-    """c_0 with a non-zero φ-block: thought tokens then act as sources."""
+def thought_with_features(features: Any, next_features: Any, rewards: Any, gamma: Any) -> NDArray[Any]:
+    """The prompt with c_0's φ-block non-zero: thought tokens then act as sources."""
+    d = np.asarray(features).shape[-1]
     c0 = cot.first_thought(d)
     c0[cot.CoTLayout(d).features] = 1
-    return c0
+    return cot_prompt(features, next_features, rewards, gamma, c0)
 
 
 def negated_write(d: int, C: Any) -> cot.CoTWeights:
@@ -49,7 +50,7 @@ def normalised_by_tokens_so_far(bk: Backend[Any], Z: Any, weights: cot.CoTWeight
 
 SMALL: dict[str, Any] = {"thoughts": 4, "float_n": 30, "float_thoughts": 6}
 MUTANTS: dict[str, CoTCheck] = {
-    "thought tokens contribute (phi-block of c_0 non-zero)": CoTCheck(first_thought=thought_with_features, **SMALL),
+    "thought tokens contribute (phi-block of c_0 non-zero)": CoTCheck(prompt=thought_with_features, **SMALL),
     "w-block written with the wrong sign": CoTCheck(construction=negated_write, **SMALL),
     "C^T instead of C": CoTCheck(construction=transposed_c, **SMALL),
     "w read from the wrong slot": CoTCheck(readout=read_shifted_slot, **SMALL),

@@ -167,7 +167,7 @@ def test_dense_forms_of_the_standard_mask_and_shift_agree() -> None:
         for h in layer.heads
     ))
     bk = BallBackend(256)
-    Z = bk.asmatrix(inst.Z0)
+    Z = bk.asmatrix(kernel_td_prompt(inst.features, inst.rewards))
     assert _ball_equal(bk, softmax_attention(bk, Z, layer), softmax_attention(bk, Z, dense))
 
 

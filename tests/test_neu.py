@@ -340,8 +340,12 @@ def test_registered_and_provable() -> None:
         t2.CLAIM_CONTRAST,
         t2.CLAIM_FEATURES,
         t2.CLAIM_GRADIENT,
+        t2.CLAIM_LAYOUT,
+        t2.CLAIM_FORWARD,
     }
     assert {r.backend for r in results if r.claim == t2.CLAIM_BOUND} == {"exact", "float64"}
+    forward = {r.backend for r in results if r.claim == t2.CLAIM_FORWARD}
+    assert forward == {"exact", "ball", "mpmath", "float64", "torch-cpu"}
 
 
 def test_report_writes_png_and_pdf(tmp_path: Path) -> None:

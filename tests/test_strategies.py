@@ -6,12 +6,14 @@ import itertools
 from fractions import Fraction
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from icrl_verify import mrp
-from icrl_verify.checks.td_family import TDInstance
+from icrl_verify.checks.td_family import TD0Check
+from icrl_verify.checks.td_variants import AverageRewardCheck
 from icrl_verify.strategies import finite_mrps, shapes, td_instances
+from icrl_verify.tasks import TDInstance
 from icrl_verify.testing import budget
 
 
@@ -26,18 +28,55 @@ def test_mrps_are_stochastic_and_ergodic(task: mrp.FiniteMRP) -> None:
     assert reach.all(), "irreducible: every state reaches every state"
 
 
+def _entries(inst: TDInstance) -> list[object]:
+    arrays = [inst.features, inst.next_features, inst.rewards, inst.query, *inst.preconditioners]
+    return [v for a in arrays for v in a.flat]
+
+
 @given(td_instances(exact=True))
-def test_exact_instances_have_rational_entries_and_matching_shapes(inst: TDInstance) -> None:
-    assert inst.Z0.shape == (2 * inst.d + 1, inst.n + 1)
-    assert all(isinstance(v, (int, Fraction)) for v in inst.Z0.flat)
-    assert all(C.shape == (inst.d, inst.d) for C in inst.preconditioners)
-    assert all(v == 0 for v in inst.Z0[inst.d :, inst.n]), "query column is (φ_q, 0, 0)"
+def test_exact_instances_are_rational_task_data_of_matching_shapes(inst: TDInstance) -> None:
+    d, n = inst.d, inst.n
+    assert (inst.features.shape, inst.next_features.shape, inst.rewards.shape, inst.query.shape) == (
+        (n, d), (n, d), (n,), (d,),
+    )  # fmt: skip
+    assert all(C.shape == (d, d) for C in inst.preconditioners)
+    assert all(isinstance(v, (int, Fraction)) for v in _entries(inst))
+    assert isinstance(inst.gamma, Fraction) and 0 <= inst.gamma < 1
 
 
 @given(td_instances(exact=False))
 def test_float_instances_are_finite(inst: TDInstance) -> None:
-    assert np.all(np.isfinite(inst.Z0.astype(float)))
-    assert inst.Z0[inst.d :, inst.n].tolist() == [0.0] * (inst.d + 1)
+    assert all(np.isfinite(float(v)) for v in _entries(inst))
+    assert isinstance(inst.gamma, float) and 0 <= inst.gamma < 1
+
+
+@given(AverageRewardCheck().strategy("exact"))
+def test_average_reward_instances_have_no_discount(inst: TDInstance) -> None:
+    assert inst.gamma is None
+
+
+@given(TD0Check().strategy("float64"))
+def test_batch_of_one_and_back(inst: TDInstance) -> None:
+    """batch_of and single are inverse on float instances; describe stays compact."""
+    check = TD0Check()
+    batch = check.batch_of(inst)
+    assert batch.batch == 1 and batch.d == inst.d and batch.n == inst.n and batch.depth == inst.depth
+    again = check.single(batch, 0)
+    for a, b in zip(
+        [again.features, again.next_features, again.rewards, again.query, *again.preconditioners],
+        [inst.features, inst.next_features, inst.rewards, inst.query, *inst.preconditioners],
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert again.gamma == inst.gamma
+    assert len(check.describe(inst).splitlines()) <= 8
+
+
+def test_strategies_shrink_to_the_smallest_task() -> None:
+    """The minimal instance is d = n = 1, L = 0 with zero entries (what a shrunk counterexample shows)."""
+    for kind in ("exact", "float64"):
+        smallest = find(TD0Check().strategy(kind), lambda inst: True)
+        assert (smallest.d, smallest.n, smallest.depth) == (1, 1, 0)
+        assert all(v == 0 for v in _entries(smallest)) and smallest.gamma == 0
 
 
 @budget(200)

@@ -1,1 +1,1 @@
-"""Proof-check suite: one module per theorem of spec/THEOREMS.md (run with ``pytest theorems/``)."""
+"""Proof-check suite: one module per theorem of docs/contract.md (run with ``pytest theorems/``)."""

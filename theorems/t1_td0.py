@@ -12,11 +12,15 @@ w_0 = 0, w_{l+1} = w_l + (1/n) C_l Σ_{i<n} δ_i(w_l) φ_i, δ_i(w) = r_i + wᵀ
   2. Z_l[2d, i] = δ_i(w_l) for i < n;
   3. Z_l[2d, n] = −φ_qᵀ w_l, so the prediction TF = −Z_L[2d, n] = φ_qᵀ w_L.
 
-How it is checked (docs/precision.md): exact rational equality at every layer (a Schwartz–Zippel
-certificate for random grid points), rigorous ball containment, an mpmath precision ladder, and the
-theorem's inductive step at every layer of the float64 / batched-torch reference trajectory within
-running error bounds. Hypothesis covers d = 1, n = 1, L = 0, γ = 0, non-symmetric C_l, and prompts
-with arbitrary entries or drawn from MRP trajectories.
+How it is checked (docs/theorems/td0.md, docs/precision.md): an instance is the task data (φ, φ', r,
+φ_q, γ, C_l), drawn by ``TD0Check.strategy``. The transformer side builds Z_0 with the prompt builder
+under test and runs the generic layer on the construction; the reference side forms Φ, γΦ', r, φ_q
+from the same data and runs batch TD(0), never reading the prompt. Exact rational equality at every
+layer (a Schwartz–Zippel certificate for random grid points), rigorous ball containment, an mpmath
+precision ladder, and, in float64 and batched torch, the base case (the built prompt is the layout of
+the task) and the inductive step at every layer of the reference trajectory within certified rounding
+bounds. Hypothesis covers d = 1, n = 1, L = 0, γ = 0, non-symmetric C_l, and tasks with arbitrary
+entries or drawn from MRP trajectories.
 """
 
 from __future__ import annotations
@@ -31,34 +35,34 @@ from hypothesis import strategies as st
 from icrl_verify import constructions
 from icrl_verify.arith import ExactBackend, cuda_available
 from icrl_verify.attention import run_transformer
-from icrl_verify.checks.td_family import TD0Check, TDInstance, schwartz_zippel_bound
+from icrl_verify.checks.td_family import TD0Check, schwartz_zippel_bound
 from icrl_verify.prompts import td_prompt
-from icrl_verify.strategies import as_batch, td_instances
+from icrl_verify.tasks import TDInstance
 from icrl_verify.testing import assert_certified, budget
 
 CHECK = TD0Check()
 
 
-@given(td_instances(exact=True))
+@given(CHECK.strategy("exact"))
 def test_exact_equality_at_every_layer(instance: TDInstance) -> None:
     assert_certified(CHECK.run_exact([instance]))
 
 
 @budget(8)
-@given(td_instances(exact=True, max_n=5, max_depth=3))
+@given(CHECK.strategy("ball"))
 def test_rigorous_balls_contain_zero(instance: TDInstance) -> None:
     assert_certified(CHECK.run_ball([instance]))
 
 
 @budget(4)
-@given(td_instances(exact=True, max_n=4, max_depth=2))
+@given(CHECK.strategy("mpmath"))
 def test_mpmath_error_falls_with_precision(instance: TDInstance) -> None:
     assert_certified(CHECK.run_ladder([instance]))
 
 
-@given(td_instances(exact=False))
+@given(CHECK.strategy("float64"))
 def test_float64_inductive_step_within_running_bound(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_float(as_batch(instance), "float64"))
+    assert_certified(CHECK.run_float(CHECK.batch_of(instance), "float64"))
 
 
 @budget(2)
@@ -82,7 +86,7 @@ def test_default_certificate_sampler_has_negligible_false_pass_probability() -> 
 
 
 def test_worked_example_of_the_spec() -> None:
-    """d = 1, n = 2, C = 1, φ = (1, 2), γφ' = (1, 0.5) (γ = 1/2, φ' = (2, 1)), r = (1, −1), φ_q = 3 (THEOREMS.md T1)."""
+    """d = 1, n = 2, C = 1, φ = (1, 2), γφ' = (1, 0.5) (γ = 1/2, φ' = (2, 1)), r = (1, −1), φ_q = 3 (contract, T1)."""
     F = Fraction
     Z0 = td_prompt(
         np.array([[F(1)], [F(2)]], dtype=object),

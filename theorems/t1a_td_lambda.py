@@ -12,15 +12,18 @@ w_0 = 0, w_{l+1} = w_l + (1/n) C_l Σ_{i<n} δ_i(w_l) e_i, δ_i(w) = r_i + wᵀ�
   3. Z_l[2d, n] = −φ_qᵀ w_l.
 The trace decays by λ, not γλ: textbook TD(λ_std) is λ = γ·λ_std (docs/theorems/td_lambda.md).
 
-How it is checked: as T1 (exact equality, balls, mpmath ladder, the inductive step in float64 and
-batched torch within running error bounds), with λ an exact Fraction so M_λ is exact and every
-backend reads the same mask numbers on both sides. Hypothesis covers λ = 0 and λ = 1, γ = 0, d = 1,
+How it is checked: as T1 (instances are task data; exact equality, balls, mpmath ladder, the base case
+and the inductive step in float64 and batched torch within certified rounding bounds). λ is a
+parameter of the check, an exact Fraction: the transformer side multiplies by the mask M_λ of the
+construction, the reference forms the traces by their own recursion e_i = λe_{i−1} + φ_i, and a float
+backend counts the rounding of each λ^k and each product by λ. Hypothesis covers λ = 0 and λ = 1, γ = 0, d = 1,
 n = 1, L = 0 and non-symmetric C_l. Cross-theorem: TD(λ = 0) is T1, state for state; a weight-tied
 stack equals the untied stack with equal layers.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -33,9 +36,11 @@ from icrl_verify import constructions
 from icrl_verify.algorithms import eligibility_traces
 from icrl_verify.arith import ExactBackend, cuda_available
 from icrl_verify.attention import run_transformer, td_lambda_mask, tied
-from icrl_verify.checks.td_family import TD0Check, TDInstance
+from icrl_verify.checks.base import FloatBound, tracked_backend
+from icrl_verify.checks.td_family import TD0Check, counting_rational_inputs
 from icrl_verify.checks.td_variants import TDLambdaCheck, grid_instance
-from icrl_verify.strategies import as_batch, matrices, td_instances
+from icrl_verify.strategies import matrices
+from icrl_verify.tasks import TDInstance
 from icrl_verify.testing import assert_certified, budget
 
 
@@ -47,26 +52,30 @@ def lambdas(exact: bool) -> st.SearchStrategy[Any]:
     return st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
 
 
-@given(td_instances(exact=True), lambdas(exact=True))
+CHECK = TDLambdaCheck()
+"""Draws the instances (task data do not depend on λ); each test builds the check of its λ."""
+
+
+@given(CHECK.strategy("exact"), lambdas(exact=True))
 def test_exact_equality_at_every_layer(instance: TDInstance, lam: Fraction) -> None:
     assert_certified(TDLambdaCheck(lam).run_exact([instance]))
 
 
 @budget(8)
-@given(td_instances(exact=True, max_n=5, max_depth=3), lambdas(exact=True))
+@given(CHECK.strategy("ball"), lambdas(exact=True))
 def test_rigorous_balls_contain_zero(instance: TDInstance, lam: Fraction) -> None:
     assert_certified(TDLambdaCheck(lam).run_ball([instance]))
 
 
 @budget(4)
-@given(td_instances(exact=True, max_n=4, max_depth=2), lambdas(exact=True))
+@given(CHECK.strategy("mpmath"), lambdas(exact=True))
 def test_mpmath_error_falls_with_precision(instance: TDInstance, lam: Fraction) -> None:
     assert_certified(TDLambdaCheck(lam).run_ladder([instance]))
 
 
-@given(td_instances(exact=False), lambdas(exact=False))
+@given(CHECK.strategy("float64"), lambdas(exact=False))
 def test_float64_inductive_step_within_running_bound(instance: TDInstance, lam: float) -> None:
-    assert_certified(TDLambdaCheck(lam).run_float(as_batch(instance), "float64"))
+    assert_certified(TDLambdaCheck(lam).run_float(CHECK.batch_of(instance), "float64"))
 
 
 @budget(2)
@@ -99,23 +108,23 @@ def test_edges_on_every_backend(lam: Fraction, d: int, n: int, depth: int, gamma
     instance = grid_instance(np.random.default_rng(depth), d, n, depth, gamma)
     check = TDLambdaCheck(lam)
     assert_certified([*check.run_exact([instance]), *check.run_ball([instance]), *check.run_ladder([instance])])
-    batch = as_batch(instance)
+    batch = CHECK.batch_of(instance)
     assert_certified([*check.run_float(batch, "float64"), *check.run_float(batch, "torch")])
 
 
-@given(td_instances(exact=True))
+@given(CHECK.strategy("exact"))
 def test_lambda_zero_is_td0_state_for_state(instance: TDInstance) -> None:
     """Cross-theorem: with λ = 0 the TD(λ) transformer and T1's produce identical Z_l, and so do the references."""
     bk = ExactBackend()
-    Z0 = bk.asmatrix(instance.Z0)
+    Z0 = bk.asmatrix(CHECK.build_prompt(instance))
     with_lambda = run_transformer(bk, Z0, constructions.td_lambda(instance.d, instance.preconditioners, instance.n, 0))
     td0 = run_transformer(bk, Z0, constructions.td0(instance.d, instance.preconditioners, instance.n))
     assert with_lambda == td0
-    blocks = TD0Check()._blocks(bk, instance)
+    blocks = TD0Check().task_blocks(bk, instance)
     assert TDLambdaCheck(0).reference(bk, instance, blocks) == TD0Check().reference(bk, instance, blocks)
 
 
-@given(td_instances(exact=True, max_depth=0), st.data())
+@given(CHECK.strategy("exact"), st.data())
 def test_weight_tied_stack_equals_untied_stack(instance: TDInstance, data: st.DataObject) -> None:
     """One layer applied L times is the untied stack with L equal layers, exactly, and it is TD(λ) with C_l = C."""
     d, n = instance.d, instance.n
@@ -123,27 +132,51 @@ def test_weight_tied_stack_equals_untied_stack(instance: TDInstance, data: st.Da
     depth = data.draw(st.integers(0, 4), label="L")
     C = data.draw(matrices((d, d), exact=True), label="C")
     bk = ExactBackend()
-    Z0 = bk.asmatrix(instance.Z0)
+    Z0 = bk.asmatrix(CHECK.build_prompt(instance))
     looped = tied(constructions.td_lambda(d, [C], n, lam)[0], depth)
     assert run_transformer(bk, Z0, looped) == run_transformer(bk, Z0, constructions.td_lambda(d, [C] * depth, n, lam))
     check = TDLambdaCheck(lam, construction=lambda d, Cs, n: tied(constructions.td_lambda(d, [C], n, lam)[0], len(Cs)))
-    assert_certified(check.run_exact([TDInstance(instance.Z0, (C,) * depth)]))
+    assert_certified(check.run_exact([replace(instance, preconditioners=(C,) * depth)]))
 
 
 @given(st.integers(1, 8), st.integers(1, 3), lambdas(exact=True), st.data())
-def test_traces_are_the_backward_view_recursion(n: int, d: int, lam: Fraction, data: st.DataObject) -> None:
-    """The coefficients the reference and the mask share are those of e_i = λ e_{i−1} + φ_i, e_{−1} = 0."""
+def test_mask_rows_are_the_trace_coefficients(n: int, d: int, lam: Fraction, data: st.DataObject) -> None:
+    """The two sides agree where they meet: Φ times the context block of the construction's mask M_λ
+    (transposed) equals the reference's traces by the recursion e_i = λe_{i−1} + φ_i, exactly."""
     phi = data.draw(matrices((d, n), exact=True), label="features")
     bk = ExactBackend()
-    expected, trace = [], np.array([Fraction(0)] * d, dtype=object)
+    mask = bk.asmatrix(td_lambda_mask(n, lam).dense()[:n, :n])
+    assert bk.matmul(bk.asmatrix(phi), bk.transpose(mask)) == eligibility_traces(bk, bk.asmatrix(phi), lam)
+
+
+@given(st.integers(1, 8), st.integers(1, 3), lambdas(exact=True), st.data())
+def test_traces_are_the_explicit_sum(n: int, d: int, lam: Fraction, data: st.DataObject) -> None:
+    """The reference's traces equal e_i = Σ_{k≤i} λ^{i−k} φ_k written out entry by entry."""
+    phi = data.draw(matrices((d, n), exact=True), label="features")
+    bk = ExactBackend()
+    expected = np.empty((d, n), dtype=object)
     for i in range(n):
-        trace = lam * trace + phi[:, i]
-        expected.append(trace)
-    assert eligibility_traces(bk, bk.asmatrix(phi), lam) == bk.asmatrix(np.stack(expected, axis=1))
+        for j in range(d):
+            expected[j, i] = sum((lam ** (i - k) * phi[j, k] for k in range(i + 1)), Fraction(0))
+    assert eligibility_traces(bk, bk.asmatrix(phi), lam) == bk.asmatrix(expected)
+
+
+@pytest.mark.parametrize("bound", ["running", "absolute"])
+def test_inexact_mask_entries_carry_their_rounding(bound: FloatBound) -> None:
+    """Float soundness: the transformer side multiplies by the mask entries λ^k, the reference by λ in its
+    recursion. A λ^k that no double holds (λ = 1/3) enters the float certificate with the bound of one
+    rounding, never as if its double were exact; a matrix of dyadic entries stays exact."""
+    bk = counting_rational_inputs(tracked_backend("float64", bound=bound))
+    third = bk.asmatrix(np.array([[Fraction(1, 3), Fraction(1, 2)]], dtype=object))
+    error = abs(Fraction(float(third.value[0, 0])) - Fraction(1, 3))
+    assert 0 < error <= Fraction(float(bk.certified_bound(third)[0, 0]))
+    assert bk.asmatrix(np.array([[Fraction(1, 2), Fraction(-3, 4)]], dtype=object)).bound is None
+    check = TDLambdaCheck(Fraction(1, 3), float_n=20, float_depth=6)
+    assert_certified(check.run_float(check.sample_float(np.random.default_rng(0), 64), "float64"))
 
 
 def test_mask_of_the_spec() -> None:
-    """n = 3: rows (1,0,0,0), (λ,1,0,0), (λ²,λ,1,0), (0,0,0,0) (THEOREMS.md §T1a, background §2)."""
+    """n = 3: rows (1,0,0,0), (λ,1,0,0), (λ²,λ,1,0), (0,0,0,0) (docs/contract.md, T1a)."""
     lam = Fraction(1, 3)
     expected = [[1, 0, 0, 0], [lam, 1, 0, 0], [lam**2, lam, 1, 0], [0, 0, 0, 0]]
     assert td_lambda_mask(3, lam).dense().tolist() == expected

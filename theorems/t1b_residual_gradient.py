@@ -12,15 +12,17 @@ w_0 = 0, w_{l+1} = w_l + (1/n) C_l Σ_{i<n} δ_i(w_l) (φ_i − γφ'_i) — gra
   2. Z_l[2d, i] = δ_i(w_l) = r_i + wᵀγφ'_i − wᵀφ_i for i < n;
   3. Z_l[2d, n] = −φ_qᵀ w_l.
 
-How it is checked: as T1 (exact, balls, mpmath ladder, float64 and batched torch inductive step within
-running error bounds; docs/theorems/residual_gradient.md). Residual-gradient iterates grow by orders
-of magnitude over 40 layers in the published setting; the running bound scales with them, and
-``test_growing_iterates_within_the_derived_bound`` shows it on such instances.
+How it is checked: as T1 (instances are task data; exact, balls, mpmath ladder, the base case and the
+float64 and batched torch inductive step within certified rounding bounds;
+docs/theorems/residual_gradient.md). The reference forms the directions φ_i − γφ'_i from the task data.
+Residual-gradient iterates grow by orders of magnitude over 40 layers in the published setting; the
+running bound scales with them, and ``test_growing_iterates_within_the_derived_bound`` shows it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -32,10 +34,10 @@ from icrl_verify import constructions
 from icrl_verify.algorithms import batch_residual_gradient
 from icrl_verify.arith import ExactBackend, Float64Backend, cuda_available
 from icrl_verify.attention import run_transformer, tied
-from icrl_verify.checks.td_family import TDInstance
 from icrl_verify.checks.td_variants import ResidualGradientCheck, grid_instance
 from icrl_verify.prompts import td_prompt
-from icrl_verify.strategies import as_batch, matrices, td_instances
+from icrl_verify.strategies import matrices
+from icrl_verify.tasks import TDInstance
 from icrl_verify.testing import assert_certified, budget
 
 CHECK = ResidualGradientCheck()
@@ -43,26 +45,26 @@ EDGES = [(1, 1, 0, Fraction(0)), (1, 1, 3, Fraction(0)), (2, 1, 2, Fraction(1, 2
 """(d, n, L, γ) edge configurations run on every backend."""
 
 
-@given(td_instances(exact=True))
+@given(CHECK.strategy("exact"))
 def test_exact_equality_at_every_layer(instance: TDInstance) -> None:
     assert_certified(CHECK.run_exact([instance]))
 
 
 @budget(8)
-@given(td_instances(exact=True, max_n=5, max_depth=3))
+@given(CHECK.strategy("ball"))
 def test_rigorous_balls_contain_zero(instance: TDInstance) -> None:
     assert_certified(CHECK.run_ball([instance]))
 
 
 @budget(4)
-@given(td_instances(exact=True, max_n=4, max_depth=2))
+@given(CHECK.strategy("mpmath"))
 def test_mpmath_error_falls_with_precision(instance: TDInstance) -> None:
     assert_certified(CHECK.run_ladder([instance]))
 
 
-@given(td_instances(exact=False))
+@given(CHECK.strategy("float64"))
 def test_float64_inductive_step_within_running_bound(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_float(as_batch(instance), "float64"))
+    assert_certified(CHECK.run_float(CHECK.batch_of(instance), "float64"))
 
 
 @budget(2)
@@ -81,7 +83,7 @@ def test_torch_cuda_batched() -> None:
 def growth(check: ResidualGradientCheck, batch: TDInstance) -> float:
     """max |w_L| / max |w_1| of the float64 reference over the batch."""
     bk = Float64Backend()
-    ws = check.reference(bk, batch, check._blocks(bk, batch))
+    ws = check.reference(bk, batch, check.task_blocks(bk, batch))
     return float(np.max(np.abs(ws[-1])) / np.max(np.abs(ws[1])))
 
 
@@ -100,23 +102,23 @@ def test_edges_on_every_backend(d: int, n: int, depth: int, gamma: Fraction) -> 
     """d = 1, n = 1, L = 0, γ = 0, whatever Hypothesis happens to draw."""
     instance = grid_instance(np.random.default_rng(depth), d, n, depth, gamma)
     assert_certified([*CHECK.run_exact([instance]), *CHECK.run_ball([instance]), *CHECK.run_ladder([instance])])
-    batch = as_batch(instance)
+    batch = CHECK.batch_of(instance)
     assert_certified([*CHECK.run_float(batch, "float64"), *CHECK.run_float(batch, "torch")])
 
 
-@given(td_instances(exact=True, max_depth=0), st.data())
+@given(CHECK.strategy("exact"), st.data())
 def test_weight_tied_stack_equals_untied_stack(instance: TDInstance, data: st.DataObject) -> None:
     """One layer applied L times is the untied stack with L equal layers, exactly, and it is RG with C_l = C."""
     d, n = instance.d, instance.n
     depth = data.draw(st.integers(0, 4), label="L")
     C = data.draw(matrices((d, d), exact=True), label="C")
     bk = ExactBackend()
-    Z0 = bk.asmatrix(instance.Z0)
+    Z0 = bk.asmatrix(CHECK.build_prompt(instance))
     looped = tied(constructions.residual_gradient(d, [C], n)[0], depth)
     untied = constructions.residual_gradient(d, [C] * depth, n)
     assert run_transformer(bk, Z0, looped) == run_transformer(bk, Z0, untied)
     check = ResidualGradientCheck(lambda d, Cs, n: tied(constructions.residual_gradient(d, [C], n)[0], len(Cs)))
-    assert_certified(check.run_exact([TDInstance(instance.Z0, (C,) * depth)]))
+    assert_certified(check.run_exact([replace(instance, preconditioners=(C,) * depth)]))
 
 
 def test_worked_example() -> None:

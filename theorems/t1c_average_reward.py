@@ -16,8 +16,10 @@ for every l:
   2. Z_l[2d+1, i] = −(φ'_i − φ_i)ᵀ w_l for i < n;
   3. Z_l[2d+1, n] = +φ_qᵀ w_l — a plus sign, unlike T1's −Z_L[2d, n] (docs/theorems/average_reward.md).
 
-How it is checked: as T1 (exact, balls, mpmath ladder, float64 and batched torch inductive step within
-running error bounds), with R exact and read by each backend on both sides. With the published
+How it is checked: as T1 (instances are task data without a discount; exact, balls, mpmath ladder, the
+base case and the float64 and batched torch inductive step within certified rounding bounds). The
+transformer side multiplies by the construction's running-average operator R; the reference forms
+r_i − r̄_i from running sums of the rewards, and a float backend counts the rounding of each 1/(j+1). With the published
 Gaussian C_l the iterates grow by many orders of magnitude over 40 layers; the running bound scales
 with them (``test_growing_iterates_within_the_derived_bound``).
 """
@@ -25,6 +27,7 @@ with them (``test_growing_iterates_within_the_derived_bound``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -35,11 +38,11 @@ from hypothesis import strategies as st
 from icrl_verify import constructions
 from icrl_verify.algorithms import batch_average_reward_td, differential_rewards
 from icrl_verify.arith import ExactBackend, Float64Backend, cuda_available
-from icrl_verify.attention import run_transformer, standard_mask, tied
-from icrl_verify.checks.td_family import TDInstance
+from icrl_verify.attention import run_transformer, running_average_operator, standard_mask, tied
 from icrl_verify.checks.td_variants import AverageRewardCheck, grid_instance
 from icrl_verify.prompts import average_reward_prompt
-from icrl_verify.strategies import as_batch, matrices, preconditioners, shapes
+from icrl_verify.strategies import matrices
+from icrl_verify.tasks import TDInstance
 from icrl_verify.testing import assert_certified, budget
 
 CHECK = AverageRewardCheck()
@@ -47,44 +50,26 @@ EDGES = [(1, 1, 0), (1, 1, 3), (2, 1, 2), (1, 3, 2)]
 """(d, n, L) edge configurations run on every backend."""
 
 
-@st.composite
-def average_reward_instances(
-    draw: st.DrawFn, exact: bool, max_d: int = 3, max_n: int = 8, max_depth: int = 4
-) -> TDInstance:
-    """An average-reward prompt (arbitrary entries, or trajectory-shaped with φ'_i = φ_{i+1}) and
-    per-layer non-symmetric C_l; d = 1, n = 1, L = 0 included."""
-    d, n, depth = draw(shapes(max_d, max_n, max_depth), label="shape")
-    phi = draw(matrices((n, d), exact), label="features")
-    if draw(st.booleans(), label="trajectory"):
-        phi_next = np.concatenate([phi[1:], draw(matrices((1, d), exact), label="last_next")])
-    else:
-        phi_next = draw(matrices((n, d), exact), label="next_features")
-    r = draw(matrices((n,), exact), label="rewards")
-    query = draw(matrices((d,), exact), label="query")
-    Cs = draw(preconditioners(d, depth, exact), label="preconditioners")
-    return TDInstance(average_reward_prompt(phi, phi_next, r, query), Cs)
-
-
-@given(average_reward_instances(exact=True))
+@given(CHECK.strategy("exact"))
 def test_exact_equality_at_every_layer(instance: TDInstance) -> None:
     assert_certified(CHECK.run_exact([instance]))
 
 
 @budget(8)
-@given(average_reward_instances(exact=True, max_n=5, max_depth=3))
+@given(CHECK.strategy("ball"))
 def test_rigorous_balls_contain_zero(instance: TDInstance) -> None:
     assert_certified(CHECK.run_ball([instance]))
 
 
 @budget(4)
-@given(average_reward_instances(exact=True, max_n=4, max_depth=2))
+@given(CHECK.strategy("mpmath"))
 def test_mpmath_error_falls_with_precision(instance: TDInstance) -> None:
     assert_certified(CHECK.run_ladder([instance]))
 
 
-@given(average_reward_instances(exact=False))
+@given(CHECK.strategy("float64"))
 def test_float64_inductive_step_within_running_bound(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_float(as_batch(instance), "float64"))
+    assert_certified(CHECK.run_float(CHECK.batch_of(instance), "float64"))
 
 
 @budget(2)
@@ -106,7 +91,7 @@ def test_growing_iterates_within_the_derived_bound() -> None:
     bound follows — nothing is loosened."""
     batch = CHECK.sample_float(np.random.default_rng(0), 32)
     bk = Float64Backend()
-    ws = CHECK.reference(bk, batch, CHECK._blocks(bk, batch))
+    ws = CHECK.reference(bk, batch, CHECK.task_blocks(bk, batch))
     assert np.max(np.abs(ws[-1])) / np.max(np.abs(ws[1])) > 1e9
     results = CHECK.run_float(batch, "float64")
     assert_certified(results)
@@ -118,11 +103,11 @@ def test_edges_on_every_backend(d: int, n: int, depth: int) -> None:
     """d = 1, n = 1, L = 0, whatever Hypothesis happens to draw."""
     instance = grid_instance(np.random.default_rng(depth), d, n, depth)
     assert_certified([*CHECK.run_exact([instance]), *CHECK.run_ball([instance]), *CHECK.run_ladder([instance])])
-    batch = as_batch(instance)
+    batch = CHECK.batch_of(instance)
     assert_certified([*CHECK.run_float(batch, "float64"), *CHECK.run_float(batch, "torch")])
 
 
-@given(average_reward_instances(exact=True, max_depth=0), st.data())
+@given(CHECK.strategy("exact"), st.data())
 def test_weight_tied_stack_equals_untied_stack(instance: TDInstance, data: st.DataObject) -> None:
     """One layer applied L times is the untied stack with L equal layers, exactly, and it is
     average-reward TD with C_l = C."""
@@ -130,21 +115,24 @@ def test_weight_tied_stack_equals_untied_stack(instance: TDInstance, data: st.Da
     depth = data.draw(st.integers(0, 4), label="L")
     C = data.draw(matrices((d, d), exact=True), label="C")
     bk = ExactBackend()
-    Z0 = bk.asmatrix(instance.Z0)
+    Z0 = bk.asmatrix(CHECK.build_prompt(instance))
     looped = tied(constructions.average_reward_td(d, [C], n)[0], depth)
     untied = constructions.average_reward_td(d, [C] * depth, n)
     assert run_transformer(bk, Z0, looped) == run_transformer(bk, Z0, untied)
     check = AverageRewardCheck(lambda d, Cs, n: tied(constructions.average_reward_td(d, [C], n)[0], len(Cs)))
-    assert_certified(check.run_exact([TDInstance(instance.Z0, (C,) * depth)]))
+    assert_certified(check.run_exact([replace(instance, preconditioners=(C,) * depth)]))
 
 
 @given(st.integers(1, 10), st.data())
-def test_running_average_operator_is_the_running_mean(n: int, data: st.DataObject) -> None:
-    """r_i − r̄_i read through R equals r_i − mean(r_0..r_i) computed directly (current reward included)."""
+def test_running_average_operator_gives_the_reference_offsets(n: int, data: st.DataObject) -> None:
+    """The two sides agree where they meet: r·R with the construction's operator R is −(r_i − r̄_i) of
+    the reference, and both are r_i − mean(r_0..r_i) (current reward included) written out directly."""
     r = data.draw(matrices((n,), exact=True), label="rewards")
     bk = ExactBackend()
-    direct = [r[i] - sum(r[: i + 1], Fraction(0)) / (i + 1) for i in range(n)]
-    assert differential_rewards(bk, bk.asmatrix(r[None, :])) == bk.asmatrix(np.array([direct], dtype=object))
+    direct = bk.asmatrix(np.array([[r[i] - sum(r[: i + 1], Fraction(0)) / (i + 1) for i in range(n)]], dtype=object))
+    row = bk.asmatrix(r[None, :])
+    assert differential_rewards(bk, row) == direct
+    assert bk.neg(bk.matmul(row, bk.asmatrix(running_average_operator(n)))) == direct
 
 
 def test_heads_are_ordinary_heads() -> None:

@@ -22,10 +22,13 @@ Statement (tabular features Φ = I, d = S):
      (1/S) C Φᵀ(r + γPΦw_l − Φw_l), converges from every start iff ρ(I − (1/S) C Φᵀ(I − γP)Φ) < 1, and
      some feature maps violate it for every positive step.
 
-How it is checked: claim 1 in exact rationals (v solved over ℚ) up to L = 20 and in float64 up to
-L = 200 with a derived running error bound; claims 2 and 3 with torch autograd in float64, the
-gradients cross-checked against exact forward-mode derivatives over ℚ; claim 4 in float64 against the
-spectral radius. The transformer side always runs the generic layer on the constructed weights.
+How it is checked: the forward pass itself — on the enumerated prompt the builder makes from (P, r, Φ, γ),
+layer l of θ*_TD(S·I) holds w_l of expected TD computed from the task data (value iteration at Φ = I), and
+the prompt is the documented layout — in exact rationals, balls, the mpmath ladder and, as an inductive
+step within running error bounds, float64 and torch; claim 1 in exact rationals (v solved over ℚ) up to
+L = 20 and in float64 up to L = 200 with a derived running error bound; claims 2 and 3 with torch autograd
+in float64, the gradients cross-checked against exact forward-mode derivatives over ℚ; claim 4 in float64
+against the spectral radius. The transformer side always runs the generic layer on the constructed weights.
 """
 
 from __future__ import annotations
@@ -44,6 +47,36 @@ from icrl_verify.strategies import finite_mrps
 from icrl_verify.testing import assert_certified, budget
 
 seeds = st.integers(0, 2**32 - 1)
+FORWARD = t2.ExpectedTDCheck()
+
+
+@given(FORWARD.strategy("exact"))
+def test_forward_pass_is_expected_td_in_exact_rationals(instance: t2.ExpectedTDInstance) -> None:
+    """θ*_TD(S·I) on the enumerated prompt is expected TD from (P, r, Φ, γ): value iteration at Φ = I."""
+    assert_certified(FORWARD.run_exact([instance]))
+
+
+@budget(4)
+@given(FORWARD.strategy("ball"))
+def test_forward_pass_is_expected_td_in_balls(instance: t2.ExpectedTDInstance) -> None:
+    assert_certified(FORWARD.run_ball([instance]))
+
+
+@budget(3)
+@given(FORWARD.strategy("mpmath"))
+def test_forward_pass_is_expected_td_on_the_mpmath_ladder(instance: t2.ExpectedTDInstance) -> None:
+    assert_certified(FORWARD.run_ladder([instance]))
+
+
+@given(FORWARD.strategy("float64"))
+def test_forward_pass_inductive_step_in_float64(instance: t2.ExpectedTDInstance) -> None:
+    assert_certified(FORWARD.run_float(FORWARD.batch_of(instance), "float64"))
+
+
+@budget(2)
+@given(seeds)
+def test_forward_pass_inductive_step_on_torch_batches(seed: int) -> None:
+    assert_certified(FORWARD.run_float(FORWARD.sample_float(np.random.default_rng(seed), 100), "torch"))
 
 
 @budget(6)

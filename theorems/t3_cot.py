@@ -24,7 +24,10 @@ With batch TD w_{k+1} = w_k + (1/n) C Σ_{i<n} δ_i(w_k) φ_i, w_0 = 0, for ever
      n^(−1/2): the 99% confidence interval of the fitted log–log slope contains −1/2 and excludes 0
      and −1.
 
-How it is checked (docs/theorems/cot.md, docs/precision.md): exact rational equality at every thought
+How it is checked (docs/theorems/cot.md, docs/precision.md): an instance is task data (φ, φ', r, φ_q, γ,
+C, K); the check builds the token matrix with the prompt builder under test and compares with batch TD,
+the T1 transformer and A_n, w_n computed from the task data, the context tokens with their documented
+layout (a wrong builder fails the base case). Exact rational equality at every thought
 (a Schwartz–Zippel certificate: claims 1–2 are polynomial identities of degree ≤ 3K+1), rigorous ball
 containment, an mpmath precision ladder, and the inductive step at every thought of the float64 /
 batched-torch reference trajectory within running error bounds. Hypothesis covers d = 1, n = 1, K = 0,
@@ -44,45 +47,33 @@ from hypothesis import strategies as st
 from icrl_verify import constructions, cot
 from icrl_verify.arith import ExactBackend, cuda_available
 from icrl_verify.attention import Head, LinearAttentionWeights, Mask, linear_attention, linear_attention_last
-from icrl_verify.checks.cot import CoTCheck, CoTInstance, cot_instance, floor_fit
+from icrl_verify.checks.cot import CLAIM_ERROR, CoTCheck, CoTInstance, cot_instance, floor_fit
 from icrl_verify.checks.td_family import schwartz_zippel_bound
 from icrl_verify.prompts import cot_prompt
-from icrl_verify.strategies import contexts, matrices, shapes
+from icrl_verify.strategies import matrices
 from icrl_verify.testing import assert_certified, budget
 
 CHECK = CoTCheck()
 
 
-@st.composite
-def cot_instances(
-    draw: st.DrawFn, exact: bool, max_d: int = 3, max_n: int = 8, max_thoughts: int = 4, from_mrp: bool | None = None
-) -> CoTInstance:
-    """A context and query (:func:`icrl_verify.strategies.contexts`), a non-symmetric C and K thoughts."""
-    d, n, K = draw(shapes(max_d, max_n, max_thoughts), label="shape")
-    phi, phi_next, r, query, gamma = draw(contexts(exact, d, n, from_mrp), label="context")
-    d = phi.shape[1]
-    C = draw(matrices((d, d), exact), label="C")
-    return cot_instance(phi, phi_next, r, query, gamma, C, K)
-
-
-@given(cot_instances(exact=True))
+@given(CHECK.strategy("exact"))
 def test_exact_equality_at_every_thought(instance: CoTInstance) -> None:
     assert_certified(CHECK.run_exact([instance]))
 
 
 @budget(6)
-@given(cot_instances(exact=True, max_n=5, max_thoughts=3))
+@given(CHECK.strategy("ball"))
 def test_rigorous_balls_contain_zero(instance: CoTInstance) -> None:
     assert_certified(CHECK.run_ball([instance]))
 
 
 @budget(3)
-@given(cot_instances(exact=True, max_n=4, max_thoughts=2))
+@given(CHECK.strategy("mpmath"))
 def test_mpmath_error_falls_with_precision(instance: CoTInstance) -> None:
     assert_certified(CHECK.run_ladder([instance]))
 
 
-@given(cot_instances(exact=False))
+@given(CHECK.strategy("float64"))
 def test_float64_inductive_step_within_running_bound(instance: CoTInstance) -> None:
     assert_certified(CHECK.run_float(instance.as_batch(), "float64"))
 
@@ -112,6 +103,26 @@ def test_geometric_decay_certified_exactly(seed: int) -> None:
 def test_floor_shrinks_like_inverse_sqrt_of_context_length() -> None:
     fit = floor_fit(np.random.default_rng(2026), seeds=200)
     assert fit.passes(), fit.summary()
+
+
+def test_exact_checks_accept_float_task_data() -> None:
+    """Float inputs are exact rationals (dyadic): the exact, ball and decay checks convert every entry,
+    γ = 0.9 and C (a float C, and an α-scaled float C) before computing, so the correct construction is
+    certified exactly, the error claim included (its fixed point is solved over ℚ, not by float pinv)."""
+    rng = np.random.default_rng(3)
+    phi, nxt = rng.standard_normal((5, 2)), rng.standard_normal((5, 2))
+    r, q = rng.standard_normal(5), rng.standard_normal(2)
+    for C in (np.array([[1.0, 0.3], [-0.2, 0.7]]), 0.3 * np.array([[1.0, 0.2], [-0.1, 1.0]])):
+        instance = cot_instance(phi, nxt, r, q, 0.9, C, 3)
+        assert instance.fixed_point is not None and instance.fixed_point.dtype == np.float64
+        for results in (CHECK.run_exact([instance]), CHECK.run_ball([instance])):
+            assert_certified(results)
+            assert next(res for res in results if res.claim == CLAIM_ERROR).instances == 1
+    decay = CHECK.sample_decay(np.random.default_rng(4))
+    task = (decay.features, decay.next_features, decay.rewards, decay.query, decay.C)
+    phi, nxt, r, q, alpha_scaled = (np.asarray(a, dtype=np.float64) for a in task)  # dyadic: the same numbers
+    float_decay = cot_instance(phi, nxt, r, q, 0.9, alpha_scaled, decay.thoughts)
+    assert_certified(CHECK.run_decay([float_decay]))
 
 
 def test_default_certificate_sampler_has_negligible_false_pass_probability() -> None:
@@ -154,7 +165,7 @@ def test_decoding_step_is_the_last_column_of_the_generic_layer(
 
 
 def test_worked_example_matches_t1() -> None:
-    """The T1 worked example of THEOREMS.md (d = 1, n = 2, C = 1, φ = (1, 2), φ' = (2, 1), γ = 1/2,
+    """The T1 worked example of docs/contract.md (d = 1, n = 2, C = 1, φ = (1, 2), φ' = (2, 1), γ = 1/2,
     r = (1, −1), φ_q = 3): thoughts carry w = −1/2, −1/4, −3/8, so ⟨φ_q, w_k⟩ = −3/2, −3/4, −9/8,
     the negated query entries (3/2, 3/4, 9/8) of the three-layer T1 transformer."""
     F = Fraction

@@ -3,7 +3,7 @@
 Source: [X26b] Z. Xie, X. Liu, C. Chen, S. Liu, R. Chandra, S. Zhang, *Beyond Linear Attention: Softmax
 Transformers Implement In-Context Reinforcement Learning*, arXiv:2605.07333 (Theorem 1: the forward pass
 is weighted softmax TD; Assumption 5.1 and Theorem 2: convergence). The full text was not available to us:
-the prompt layout follows THEOREMS.md T4, and **the two-head layer with the shift Π is our own
+the prompt layout follows docs/contract.md T4, and **the two-head layer with the shift Π is our own
 construction**, built to realise the paper's stated claim (the paper's Lemma 1 describes an equivalent
 single head followed by a parameter-free target refill).
 
@@ -24,11 +24,13 @@ v_{l+1}(S_j) = v_l(S_j) + α Σ_k κ(S_{k−1}, S_j) δ_k. Claims, for every l a
   4. statistically, on full-coverage trajectories the transformer's sup error against v_π decays
      geometrically, then plateaus at a floor that shrinks with n.
 
-How it is checked (docs/theorems/kernel_td.md): exp makes the kernel irrational at rational points, so
-there is **no exact-rational certificate**; claims 1–2 are certified rigorously with arb balls (the ball of
-the difference contains 0, radius < 2^-100 at 256 bits), by an mpmath precision ladder, and by the
-inductive step at every layer of the float64 / batched-torch reference trajectory within running error
-bounds; claim 3 rigorously in balls; claim 4 with confidence intervals over seeds.
+How it is checked (docs/theorems/kernel_td.md): an instance is task data (x(S_0..S_n), R, α, γ, L); the
+check builds Z_0 with the prompt builder under test and compares with kernel TD and the documented layout
+computed from the task data (a wrong builder fails the base case). exp makes the kernel irrational at
+rational points, so there is **no exact-rational certificate**; claims 1–2 are certified rigorously with
+arb balls (the ball of the difference contains 0, radius < 2^-100 at 256 bits), by an mpmath precision
+ladder, and by the inductive step at every layer of the float64 / batched-torch reference trajectory within
+running error bounds; claim 3 rigorously in balls; claim 4 with confidence intervals over seeds.
 """
 
 from __future__ import annotations
@@ -63,44 +65,12 @@ from icrl_verify.checks.kernel_td import (
     tabular_kernel_mrp,
 )
 from icrl_verify.prompts import kernel_td_prompt
-from icrl_verify.strategies import rationals
 from icrl_verify.testing import assert_certified, budget
 
 CHECK = KernelTDCheck()
 
 
 # --- strategies ------------------------------------------------------------------------------------
-
-
-@st.composite
-def kernel_td_instances(draw: st.DrawFn, exact: bool, max_n: int = 6, max_depth: int = 4) -> KernelTDInstance:
-    """A trajectory over 1..n+1 distinct states (edges: one state only, n = 1, d = 1, L = 0, γ = 0).
-
-    Float instances use dyadic α, γ (exact weights γα) and features in [−3, 3]; exact ones small rationals.
-    """
-    d = draw(st.integers(1, 3), label="d")
-    n = draw(st.integers(1, max_n), label="n")
-    depth = draw(st.integers(0, max_depth), label="L")
-    num_states = draw(st.integers(1, n + 1), label="distinct states")
-    states = draw(st.lists(st.integers(0, num_states - 1), min_size=n + 1, max_size=n + 1), label="states")
-    if exact:
-        entry: st.SearchStrategy[Any] = rationals(12, 8)
-        gamma: Any = draw(st.builds(Fraction, st.integers(0, 15), st.just(16)), label="gamma")
-        alpha: Any = draw(st.builds(Fraction, st.integers(1, 16), st.just(8)), label="alpha")
-    else:
-        entry = st.floats(-3.0, 3.0, allow_nan=False)
-        gamma = draw(st.integers(0, 63), label="gamma*64") / 64
-        alpha = draw(st.integers(1, 64), label="alpha*32") / 32
-    table = np.array(draw(st.lists(st.lists(entry, min_size=d, max_size=d), min_size=num_states,
-                                   max_size=num_states), label="features"), dtype=object if exact else np.float64)
-    rewards = np.array(draw(st.lists(entry, min_size=n, max_size=n), label="rewards"),
-                       dtype=object if exact else np.float64)
-    return KernelTDInstance(kernel_td_prompt(table[np.array(states)], rewards), alpha, gamma, depth)
-
-
-def as_batch(inst: KernelTDInstance) -> KernelTDInstance:
-    """A float instance as a batch of one."""
-    return KernelTDInstance(np.asarray(inst.Z0, dtype=np.float64)[None], inst.alpha, inst.gamma, inst.depth)
 
 
 def claim(results: list[Any], name: str) -> Any:
@@ -113,7 +83,7 @@ def claim(results: list[Any], name: str) -> Any:
 
 
 @budget(10)
-@given(kernel_td_instances(exact=True))
+@given(CHECK.strategy("ball"))
 def test_rigorous_balls_contain_zero(instance: KernelTDInstance) -> None:
     assert_certified(CHECK.run_ball([instance]))
 
@@ -135,15 +105,15 @@ def test_balls_at_256_bits_have_radius_below_2_to_minus_100() -> None:
 
 
 @budget(3)
-@given(kernel_td_instances(exact=True, max_n=4, max_depth=3))
+@given(CHECK.strategy("mpmath"))
 def test_mpmath_error_falls_with_precision(instance: KernelTDInstance) -> None:
     assert_certified(CHECK.run_ladder([instance]))
 
 
 @settings(deadline=None)
-@given(kernel_td_instances(exact=False))
+@given(CHECK.strategy("float64"))
 def test_float64_inductive_step_within_running_bound(instance: KernelTDInstance) -> None:
-    assert_certified(CHECK.run_float(as_batch(instance), "float64"))
+    assert_certified(CHECK.run_float(CHECK.batch_of(instance), "float64"))
 
 
 def test_float64_batch_of_trajectories() -> None:
@@ -168,8 +138,8 @@ def test_max_subtraction_keeps_float64_finite_beyond_exp_range() -> None:
     """Scores near 800 overflow exp in float64; the column-max shift keeps the step inside its bound."""
     rng = np.random.default_rng(5)
     table = 20.0 + 0.05 * rng.standard_normal((4, 2))  # x_iᵀx_j ≈ 800
-    Z0 = kernel_td_prompt(table[rng.integers(0, 4, size=(8, 11))], rng.standard_normal((8, 10)))
-    results = CHECK.run_float(KernelTDInstance(Z0, 0.5, 0.875, 6), "float64")
+    instance = KernelTDInstance(table[rng.integers(0, 4, size=(8, 11))], rng.standard_normal((8, 10)), 0.5, 0.875, 6)
+    results = CHECK.run_float(instance, "float64")
     assert_certified(results)
     assert np.isfinite(claim(results, CLAIM_VALUES).worst_error)
 
@@ -188,8 +158,8 @@ def test_trajectory_from_an_mrp_in_balls() -> None:
     rng = np.random.default_rng(6)
     task = tabular_kernel_mrp(4, Fraction(3, 5), rng)
     states = task.finite_mrp().trajectory(9, rng)
-    Z0 = kernel_td_prompt(task.features()[states], task.r[states[:-1]])
-    assert_certified(CHECK.run_ball([KernelTDInstance(Z0, Fraction(1), task.gamma, 6)]))
+    instance = KernelTDInstance(task.features()[states], task.r[states[:-1]], Fraction(1), task.gamma, 6)
+    assert_certified(CHECK.run_ball([instance]))
 
 
 # --- the online form of the talk is a special case ---------------------------------------------------

@@ -4,7 +4,7 @@ Source: [W25a] J. Wang, E. Blaser, H. Daneshmand, S. Zhang, *Transformers Can Le
 Methods for In-Context Reinforcement Learning*, ICLR 2025, arXiv:2405.13861, Algorithm 1 (multi-task TD
 pretraining) and its reported results.
 
-Statement (THEOREMS.md T5). Train an L = 3 layer linear transformer with tied weights (P, Q) on K Boyan
+Statement (docs/contract.md T5). Train an L = 3 layer linear transformer with tied weights (P, Q) on K Boyan
 chains (d = 4, S = 10, n = 30, γ = 0.9, fresh features per task): per task, 5 mini-batches of 64
 consecutive sliding prompts, semi-gradient TD loss (1/64) Σ_t (ρ_t + γ·sg[v̂(Z_{t+1})] − v̂(Z_t))² with
 v̂ = −Z_L[2d, n], Adam (lr 1e−3, weight decay 1e−6), xavier-normal init with gain 0.1. Then the learned

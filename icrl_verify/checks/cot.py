@@ -14,26 +14,29 @@ import numpy as np
 import scipy.linalg
 import scipy.stats
 from flint import fmpq_mat
+from hypothesis.strategies import SearchStrategy
 from numpy.typing import NDArray
 
-from icrl_verify import constructions, cot
-from icrl_verify.algorithms import preconditioned_td, td_errors, td_step
+from icrl_verify import constructions, cot, strategies
+from icrl_verify.algorithms import context_blocks, preconditioned_td, td_errors, td_step
 from icrl_verify.arith.absolute_program import BoundBackend
-from icrl_verify.arith.base import Backend
+from icrl_verify.arith.base import Backend, to_fraction
 from icrl_verify.arith.exact import ExactBackend, to_fmpq
 from icrl_verify.arith.float64 import Float64Backend
 from icrl_verify.attention import linear_attention, run_transformer
 from icrl_verify.certify import ClaimPair, ClaimResult
 from icrl_verify.checks.base import Figure, TheoremCheck, certification_figures
-from icrl_verify.checks.td_family import TD0Check, rational_grid
+from icrl_verify.checks.td_family import rational_grid
 from icrl_verify.mrp import FiniteMRP, boyan_chain
-from icrl_verify.prompts import cot_prompt, split_td_prompt, td_prompt
+from icrl_verify.prompts import cot_prompt, td_prompt
 
 M = TypeVar("M")
 Construction = Callable[[int, Any], cot.CoTWeights]
-FirstThought = Callable[[int], NDArray[Any]]
+PromptBuilder = Callable[[Any, Any, Any, Any], NDArray[Any]]
+"""(features, next_features, rewards, γ) ↦ the CoT prompt, like :func:`icrl_verify.prompts.cot_prompt`."""
 Readout = Callable[[Backend[Any], Any], Any]
 
+CLAIM_PROMPT = "context tokens = (phi_i, gamma phi'_i, r_i, 0, 0)"
 CLAIM_W = "w-block of thought k = batch-TD w_k"
 CLAIM_TOKEN = "thought k = (0, 0, 0, w_k, 1)"
 CLAIM_VALUE = "<phi_q, w_k> = T1 value after k layers"
@@ -51,10 +54,11 @@ CERTIFICATE_GRID = 2**20
 
 @dataclass(frozen=True)
 class CoTInstance:
-    """A context, a query, a preconditioner C used by every thought, the number of thoughts K and the
-    empirical fixed point w_n (None when A_n is singular). Arrays are (n, d), (n, d), (n,), (d,),
-    (d, d), (d,), or batched with a leading axis B; ``next_features`` is φ'_i (γ is applied by the
-    prompt builders). Fractions (with a Fraction γ) keep an instance exact."""
+    """T3 task data: a context, a query, a preconditioner C used by every thought, the number of
+    thoughts K and the empirical fixed point w_n (None when A_n is singular). Arrays are (n, d),
+    (n, d), (n,), (d,), (d, d), (d,), or batched with a leading axis B; ``next_features`` is φ'_i
+    (γ is applied by the prompt builder and, separately, by the reference). Fractions (with a
+    Fraction γ) keep an instance exact; exact checks convert float entries to the rationals they are."""
 
     features: NDArray[Any]
     next_features: NDArray[Any]
@@ -75,14 +79,6 @@ class CoTInstance:
         """Number of context tokens."""
         return int(self.features.shape[-2])
 
-    def td_prompt(self) -> NDArray[Any]:
-        """The T1 prompt of the same context and query, (2d+1)×(n+1)."""
-        return td_prompt(self.features, self.next_features, self.rewards, self.query, self.gamma)
-
-    def cot_prompt(self, first: NDArray[Any] | None = None) -> NDArray[Any]:
-        """Context tokens and the first thought ``first`` (default c_0), (3d+2)×(n+1)."""
-        return cot_prompt(self.features, self.next_features, self.rewards, self.gamma, first)
-
     def take(self, rows: slice) -> CoTInstance:
         """The batch entries ``rows`` of a batched instance."""
         fp = None if self.fixed_point is None else self.fixed_point[rows]
@@ -100,44 +96,81 @@ class CoTInstance:
             f(self.C), self.thoughts, fp,
         )  # fmt: skip
 
+    def rational(self) -> CoTInstance:
+        """The same task in exact rationals (every float is one), with its exact fixed point; itself
+        when already exact."""
+        if all(_is_rational(a) for a in (self.features, self.next_features, self.rewards, self.query, self.C)) and (
+            isinstance(self.gamma, Fraction)
+        ):
+            return self
+        R = _rationals
+        return cot_instance(
+            R(self.features), R(self.next_features), R(self.rewards), R(self.query), to_fraction(self.gamma),
+            R(self.C), self.thoughts,
+        )  # fmt: skip
+
 
 def _batch_of_one(a: NDArray[Any]) -> NDArray[np.float64]:
     return np.asarray(a, dtype=np.float64)[None]
 
 
+def _is_rational(a: NDArray[Any]) -> bool:
+    return a.dtype == object and all(isinstance(x, Fraction) for x in a.flat)
+
+
+def _rationals(a: Any) -> NDArray[Any]:
+    """An array of exact Fractions with the values of ``a`` (floats are dyadic rationals)."""
+    arr = np.asarray(a)
+    out = np.empty(arr.shape, dtype=object)
+    for idx, x in np.ndenumerate(arr):
+        out[idx] = to_fraction(x)
+    return out
+
+
 def empirical_td_system(bk: Backend[M], features: M, next_features: M, rewards: M) -> tuple[M, M]:
-    """A_n = (1/n) Σ_i φ_i (φ_i − γφ'_i)ᵀ and b_n = (1/n) Σ_i r_i φ_i from the d×n blocks of a prompt
+    """A_n = (1/n) Σ_i φ_i (φ_i − γφ'_i)ᵀ and b_n = (1/n) Σ_i r_i φ_i from the d×n blocks of a context
     (``next_features`` holds γφ'_i, ``rewards`` is 1×n). The empirical fixed point solves A_n w = b_n;
-    as n → ∞ on an ergodic chain A_n → −A and b_n → b of THEOREMS.md §0 (note the sign of A)."""
+    as n → ∞ on an ergodic chain A_n → −A and b_n → b of docs (note the sign of A)."""
     _, n = bk.shape(features)
     A = bk.scale(bk.matmul(features, bk.transpose(bk.sub(features, next_features))), Fraction(1, n))
     b = bk.scale(bk.matmul(features, bk.transpose(rewards)), Fraction(1, n))
     return A, b
 
 
-def empirical_fixed_point(Z0: NDArray[Any]) -> NDArray[Any] | None:
-    """w_n with A_n w_n = b_n for a T1 prompt Z0: exact Fractions for an exact prompt (None when A_n is
-    singular); for a float prompt (batched or not) the least-squares solution in float64, which the
+def empirical_fixed_point(
+    features: Any, next_features: Any, rewards: Any, gamma: float | Fraction
+) -> NDArray[Any] | None:
+    """w_n with A_n w_n = b_n, from task data: exact Fractions for Fraction inputs (None when A_n is
+    singular); for float inputs (batched or not) the least-squares solution in float64, which the
     float checks use only in residual form (valid for any w)."""
-    F, NF, R, _ = split_td_prompt(Z0)
-    if Z0.dtype == object:
+    if all(_is_rational(np.asarray(a)) for a in (features, next_features, rewards)) and isinstance(gamma, Fraction):
         ex = ExactBackend()
-        Ae, be = empirical_td_system(ex, ex.asmatrix(F), ex.asmatrix(NF), ex.asmatrix(R))
+        Ae, be = empirical_td_system(ex, *context_blocks(ex, features, next_features, rewards, gamma))
         if Ae.det() == 0:
             return None
         x = Ae.solve(be)
         return np.array([Fraction(int(x[i, 0].p), int(x[i, 0].q)) for i in range(x.nrows())], dtype=object)
     fl = Float64Backend()
-    Af, bf = empirical_td_system(fl, fl.asmatrix(F), fl.asmatrix(NF), fl.asmatrix(R))
-    return np.asarray(np.linalg.pinv(Af) @ bf, dtype=np.float64)[..., 0]
+    F, G, r = (np.asarray(a, dtype=np.float64) for a in (features, next_features, rewards))
+    Af, bf = empirical_td_system(fl, *context_blocks(fl, F, G, r, float(gamma)))
+    with np.errstate(over="ignore", divide="ignore"):  # pinv of A_n = 0 (an empty context) is 0
+        return np.asarray(np.linalg.pinv(Af) @ bf, dtype=np.float64)[..., 0]
 
 
 def cot_instance(
     features: Any, next_features: Any, rewards: Any, query: Any, gamma: float | Fraction, C: Any, thoughts: int
 ) -> CoTInstance:
     """An instance with its empirical fixed point computed (exactly for Fraction inputs)."""
-    inst = CoTInstance(features, next_features, rewards, query, gamma, C, thoughts, None)
-    return replace(inst, fixed_point=empirical_fixed_point(inst.td_prompt()))
+    fixed_point = empirical_fixed_point(features, next_features, rewards, gamma)
+    return CoTInstance(features, next_features, rewards, query, gamma, C, thoughts, fixed_point)
+
+
+def documented_context(bk: Backend[M], blocks: tuple[M, M, M]) -> M:
+    """The context tokens the documented layout (docs/theorems/cot.md) says a CoT prompt holds, built
+    from task data: column i is (φ_i, γφ'_i, r_i, 0, 0), (3d+2)×n."""
+    features, next_features, rewards = blocks
+    d, n = bk.shape(features)
+    return bk.concat([features, next_features, rewards, bk.zeros(d + 1, n)], axis=0)
 
 
 def thought_token(bk: Backend[M], w: M) -> M:
@@ -279,19 +312,22 @@ class CoTCheck(TheoremCheck[CoTInstance]):
     """T3: K thoughts of θ*_CoT(C) carry the batch-TD iterates w_0..w_K, agree with the K-layer T1
     transformer, and follow w_k − w_n = (I − C A_n)^k (w_0 − w_n).
 
-    ``construction``, ``first_thought``, ``readout`` and ``step`` are the parts a mutant replaces.
+    The transformer side decodes the prompt that ``prompt`` (the builder under test, default
+    :func:`icrl_verify.prompts.cot_prompt`) makes from the task data, with the generic layer on
+    ``construction``; the reference runs batch TD on the task data itself. ``readout`` and ``step``
+    are the other parts a mutant replaces.
     """
 
     key = "T3"
     title = "one layer + chain of thought = batch TD"
-    claims = (CLAIM_W, CLAIM_TOKEN, CLAIM_VALUE, CLAIM_ERROR)
+    claims = (CLAIM_PROMPT, CLAIM_W, CLAIM_TOKEN, CLAIM_VALUE, CLAIM_ERROR)
     #: plus the certified-decay instances (exact) and the floor-fit seeds (float64)
     counts: ClassVar[dict[str, int]] = {**TheoremCheck.counts, "decay": 20, "floor": 200}
 
     def __init__(
         self,
         construction: Construction = constructions.cot_td,
-        first_thought: FirstThought = cot.first_thought,
+        prompt: PromptBuilder = cot_prompt,
         readout: Readout = cot.read_weights,
         step: cot.Step = cot.next_thought,
         d: int = 3,
@@ -300,7 +336,7 @@ class CoTCheck(TheoremCheck[CoTInstance]):
         float_n: int = 100,
         float_thoughts: int = 40,
     ) -> None:
-        self.construction, self.first_thought, self.readout, self.step = construction, first_thought, readout, step
+        self.construction, self.prompt, self.readout, self.step = construction, prompt, readout, step
         self.d, self.n, self.thoughts = d, n, thoughts
         self.float_n, self.float_thoughts = float_n, float_thoughts
 
@@ -314,7 +350,7 @@ class CoTCheck(TheoremCheck[CoTInstance]):
         )  # fmt: skip
 
     def sample_float(self, rng: np.random.Generator, batch: int) -> CoTInstance:
-        """The T1 float prompts (Gaussian φ, independent φ', γ = 0.9), one C = I + 0.2·G per task."""
+        """The T1 float tasks (Gaussian φ, independent φ', γ = 0.9), one C = I + 0.2·G per task."""
         d, n = self.d, self.float_n
         return cot_instance(
             rng.standard_normal((batch, n, d)), rng.standard_normal((batch, n, d)),
@@ -336,61 +372,83 @@ class CoTCheck(TheoremCheck[CoTInstance]):
             )  # fmt: skip
             if inst.fixed_point is None:
                 continue
-            F, NF, _, _ = split_td_prompt(inst.td_prompt())
-            A = np.asarray(F, dtype=np.float64) @ np.asarray(F - NF, dtype=np.float64).T / n
+            F = np.asarray(phi, dtype=np.float64)
+            A = F.T @ (F - 0.9 * np.roll(F, -1, axis=0)) / n
             lam = np.linalg.eigvals(np.asarray(inst.C, dtype=np.float64) @ A)
             if np.min(lam.real) <= 0:
                 continue
             alpha = Fraction(2) ** -math.ceil(-math.log2(float(np.min(lam.real / np.abs(lam) ** 2))))
             return replace(inst, C=inst.C * alpha)
 
+    def strategy(self, kind: str) -> SearchStrategy[CoTInstance]:
+        return strategies.cot_instances(kind)
+
+    def batch_of(self, instance: CoTInstance) -> CoTInstance:
+        return instance.as_batch()
+
+    def single(self, batch: CoTInstance, k: int) -> CoTInstance:
+        one = batch.take(slice(k, k + 1))
+        fp = None if one.fixed_point is None else one.fixed_point[0]
+        return CoTInstance(
+            one.features[0], one.next_features[0], one.rewards[0], one.query[0], one.gamma, one.C[0],
+            one.thoughts, fp,
+        )  # fmt: skip
+
     def chunks(self, batch: CoTInstance, size: int) -> list[CoTInstance]:
         return [batch.take(slice(s, s + size)) for s in range(0, batch.features.shape[0], size)]
 
     def describe(self, instance: CoTInstance) -> str:
+        f = strategies.format_numbers
         return (
-            f"d={instance.d}, n={instance.n}, K={instance.thoughts}, gamma={instance.gamma}, "
-            f"phi={instance.features.tolist()}, phi'={instance.next_features.tolist()}, "
-            f"r={instance.rewards.tolist()}, phi_q={instance.query.tolist()}, C={instance.C.tolist()}"
+            f"d={instance.d}, n={instance.n}, K={instance.thoughts}, gamma={f(instance.gamma)}\n"
+            f"phi={f(instance.features)}\nphi'={f(instance.next_features)}\nr={f(instance.rewards)}\n"
+            f"phi_q={f(instance.query)}\nC={f(instance.C)}"
         )
 
     # -- the claims ------------------------------------------------------------------------------
-    def _blocks(self, bk: Backend[M], inst: CoTInstance) -> tuple[M, M, M, M]:
-        features, next_features, rewards, query = split_td_prompt(inst.td_prompt())
-        return bk.asmatrix(features), bk.asmatrix(next_features), bk.asmatrix(rewards), bk.asmatrix(query)
+    def _prompt(self, inst: CoTInstance) -> NDArray[Any]:
+        """The CoT prompt the builder under test makes from the task data."""
+        return np.asarray(self.prompt(inst.features, inst.next_features, inst.rewards, inst.gamma))
 
     def _decode(self, bk: Backend[M], inst: CoTInstance) -> M:
         """The token matrix after K thoughts, from the generic layer on the construction under test."""
-        Z0 = bk.asmatrix(inst.cot_prompt(self.first_thought(inst.d)))
+        Z0 = bk.asmatrix(self._prompt(inst))
         return cot.generate(bk, Z0, self.construction(inst.d, inst.C), inst.thoughts, self.step)
 
+    def _t1_prompt(self, bk: Backend[M], inst: CoTInstance) -> M:
+        """The T1 prompt of the same task, from the shipped T1 builder."""
+        return bk.asmatrix(td_prompt(inst.features, inst.next_features, inst.rewards, inst.query, inst.gamma))
+
     def _error_operator(
-        self, bk: Backend[M], inst: CoTInstance, blocks: tuple[M, M, M, M], fixed_point: NDArray[Any]
+        self, bk: Backend[M], inst: CoTInstance, blocks: tuple[M, M, M], fixed_point: NDArray[Any]
     ) -> tuple[M, M, M, M]:
         """(T = I − C A_n, A_n, b_n, w) on this backend, for the fixed point ``fixed_point`` ((d,) or (B, d))."""
-        features, next_features, rewards, _ = blocks
-        A, b = empirical_td_system(bk, features, next_features, rewards)
+        A, b = empirical_td_system(bk, *blocks)
         T = bk.sub(bk.eye(inst.d), bk.matmul(bk.asmatrix(inst.C), A))
         return T, A, b, bk.asmatrix(fixed_point[..., None])
 
     def composed_pairs(self, bk: Backend[M], instance: CoTInstance) -> list[ClaimPair[M]]:
-        d, n, K = instance.d, instance.n, instance.thoughts
-        blocks = self._blocks(bk, instance)
-        features, next_features, rewards, query = blocks
-        Z = self._decode(bk, instance)
-        C = bk.asmatrix(instance.C)
+        inst = instance.rational()  # exact, ball and mpmath compute on the task's exact rationals
+        d, n, K = inst.d, inst.n, inst.thoughts
+        blocks = context_blocks(bk, inst.features, inst.next_features, inst.rewards, inst.gamma)
+        features, next_features, rewards = blocks
+        query = bk.asmatrix(inst.query[:, None])
+        Z = self._decode(bk, inst)
+        C = bk.asmatrix(inst.C)
         ws = preconditioned_td(bk, features, features, next_features, rewards, [C] * K)
-        t1 = run_transformer(bk, bk.asmatrix(instance.td_prompt()), constructions.td0(d, [instance.C] * K, n))
+        t1 = run_transformer(bk, self._t1_prompt(bk, inst), constructions.td0(d, [inst.C] * K, n))
         read = [self.readout(bk, cot.thought(bk, Z, k, n)) for k in range(K + 1)]
-        pairs: list[ClaimPair[M]] = []
+        pairs: list[ClaimPair[M]] = [
+            ClaimPair(CLAIM_PROMPT, 0, bk.block(Z, slice(None), slice(0, n)), documented_context(bk, blocks))
+        ]
         for k in range(K + 1):
             pairs += [
                 ClaimPair(CLAIM_W, k, read[k], ws[k]),
                 ClaimPair(CLAIM_TOKEN, k, cot.thought(bk, Z, k, n), thought_token(bk, ws[k])),
                 ClaimPair(CLAIM_VALUE, k, cot.value(bk, query, read[k]), _t1_value(bk, t1[k], d, n)),
             ]
-        if instance.fixed_point is not None:
-            T, A, b, w_n = self._error_operator(bk, instance, blocks, instance.fixed_point)
+        if inst.fixed_point is not None:
+            T, A, b, w_n = self._error_operator(bk, inst, blocks, inst.fixed_point)
             pairs.append(ClaimPair(CLAIM_ERROR, 0, bk.matmul(A, w_n), b))
             error = bk.sub(read[0], w_n)
             for k in range(K + 1):
@@ -399,28 +457,33 @@ class CoTCheck(TheoremCheck[CoTInstance]):
         return pairs
 
     def step_pairs(self, bk: BoundBackend, batch: CoTInstance) -> list[ClaimPair[Any]]:
-        """From the exact seat [context, c_0, (0,0,0,w_1,1), …, (0,0,0,w_k,1)] of the float reference
-        iterates, one decoding step must give thought k+1. The error claim is checked in residual form
+        """From the seat [context, c_0, (0,0,0,w_1,1), …, (0,0,0,w_k,1)] of the float reference iterates
+        (the context and c_0 from the builder under test), one decoding step must give thought k+1;
+        the reference runs on the task data. The error claim is checked in residual form
         w_{k+1} − w = T(w_k − w) + C(b_n − A_n w), an identity for any w (the computed w_n here)."""
         d, n, K = batch.d, batch.n, batch.thoughts
         inner = bk.inner
-        ws = preconditioned_td(inner, *self._ref_blocks(inner, batch), [inner.asmatrix(batch.C)] * K)
-        blocks = self._blocks(bk, batch)
-        features, next_features, rewards, query = blocks
+        task = (batch.features, batch.next_features, batch.rewards, batch.gamma)
+        inner_blocks = context_blocks(inner, *task)
+        ws = preconditioned_td(inner, inner_blocks[0], *inner_blocks, [inner.asmatrix(batch.C)] * K)
+        blocks = context_blocks(bk, *task)
+        features, next_features, rewards = blocks
+        query = bk.asmatrix(batch.query[..., None])
         C = bk.asmatrix(batch.C)
         weights = self.construction(d, batch.C)
-        Zc = bk.asmatrix(batch.cot_prompt(self.first_thought(d)))
+        Zc = bk.asmatrix(self._prompt(batch))
         first = bk.block(Zc, slice(None), slice(n, n + 1))
-        Zt = bk.asmatrix(batch.td_prompt())
-        t1_layer, t1_seat = constructions.td0(d, [batch.C], n)[0], TD0Check().seat
+        Zt = self._t1_prompt(bk, batch)
+        t1_layer = constructions.td0(d, [batch.C], n)[0]
         fixed_point = batch.fixed_point
         if fixed_point is None:
-            fixed_point = empirical_fixed_point(np.asarray(batch.td_prompt(), dtype=np.float64))
-        assert fixed_point is not None  # a float prompt always has a least-squares solution
+            fixed_point = empirical_fixed_point(*task)
+        assert fixed_point is not None  # a float context always has a least-squares solution
         T, A, b, w_n = self._error_operator(bk, batch, blocks, fixed_point)
         residual = bk.matmul(C, bk.sub(b, bk.matmul(A, w_n)))
         w0 = self.readout(bk, first)
         pairs: list[ClaimPair[Any]] = [
+            ClaimPair(CLAIM_PROMPT, 0, bk.block(Zc, slice(None), slice(0, n)), documented_context(bk, blocks)),
             ClaimPair(CLAIM_W, 0, w0, bk.zeros(d, 1)),
             ClaimPair(CLAIM_TOKEN, 0, first, thought_token(bk, bk.zeros(d, 1))),
             ClaimPair(CLAIM_VALUE, 0, cot.value(bk, query, w0), _t1_value(bk, Zt, d, n)),
@@ -431,7 +494,7 @@ class CoTCheck(TheoremCheck[CoTInstance]):
             nxt = self.step(bk, seat, weights, n)
             w_next = td_step(bk, w, C, features, td_errors(bk, w, features, next_features, rewards), n)
             read = self.readout(bk, nxt)
-            t1_next = linear_attention(bk, t1_seat(bk, Zt, w, blocks), t1_layer)
+            t1_next = linear_attention(bk, _t1_seat(bk, Zt, w, blocks, query), t1_layer)
             pairs += [
                 ClaimPair(CLAIM_W, k + 1, read, w_next),
                 ClaimPair(CLAIM_TOKEN, k + 1, nxt, thought_token(bk, w_next)),
@@ -443,22 +506,20 @@ class CoTCheck(TheoremCheck[CoTInstance]):
             seat = bk.concat([seat, thought_token(bk, bk.exact_input(ws[k + 1]))], axis=1)
         return pairs
 
-    def _ref_blocks(self, bk: Backend[M], inst: CoTInstance) -> tuple[M, M, M, M]:
-        features, next_features, rewards, _ = self._blocks(bk, inst)
-        return features, features, next_features, rewards
-
     # -- the claims that are not equalities ------------------------------------------------------
     def run_decay(self, instances: Sequence[CoTInstance]) -> list[ClaimResult]:
         """Exact: for each instance a rational certificate (P, s) of ρ(I − C A_n) ≤ s < 1 and, for the
         decoded thoughts, ‖w_k − w_n‖²_P ≤ s^{2k} ‖w_0 − w_n‖²_P at every k ≤ K."""
         res = ClaimResult(self.key, CLAIM_DECAY, "exact")
         bk = ExactBackend()
-        for inst in instances:
+        for instance in instances:
+            inst = instance.rational()
             res.instances += 1
             if inst.fixed_point is None:
                 res.record(None, False, "A_n is singular: no empirical fixed point")
                 continue
-            T, _, _, w_n = self._error_operator(bk, inst, self._blocks(bk, inst), inst.fixed_point)
+            blocks = context_blocks(bk, inst.features, inst.next_features, inst.rewards, inst.gamma)
+            T, _, _, w_n = self._error_operator(bk, inst, blocks, inst.fixed_point)
             cert = contraction_certificate(T)
             if isinstance(cert, str):
                 res.record(None, False, cert)
@@ -498,6 +559,15 @@ class CoTCheck(TheoremCheck[CoTInstance]):
         if "float64" in kinds:
             out.append(self.run_floor(rng, max(20, round(self.counts["floor"] * budget))))
         return out
+
+
+def _t1_seat(bk: Backend[M], Z0: M, w: M, blocks: tuple[M, M, M], query: M) -> M:
+    """The T1 prompt the T1 theorem says layer l holds for iterate w: Z_0 with last row (δ(w), −φ_qᵀw),
+    δ from the task data."""
+    features, next_features, rewards = blocks
+    rows, _ = bk.shape(Z0)
+    last = bk.concat([td_errors(bk, w, features, next_features, rewards), bk.neg(cot.value(bk, query, w))], axis=1)
+    return bk.concat([bk.block(Z0, slice(0, rows - 1), slice(None)), last], axis=0)
 
 
 def _t1_value(bk: Backend[M], Z: M, d: int, n: int) -> M:

@@ -12,9 +12,10 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import torch
 from flint import arb, arb_mat, ctx, fmpq, fmpq_mat
+from hypothesis.strategies import SearchStrategy
 from numpy.typing import NDArray
 
-from icrl_verify import constructions
+from icrl_verify import constructions, strategies
 from icrl_verify.algorithms import (
     kernel_td,
     kernel_td_step,
@@ -24,7 +25,7 @@ from icrl_verify.algorithms import (
 )
 from icrl_verify.arith.absolute_program import BoundBackend
 from icrl_verify.arith.ball import BallBackend
-from icrl_verify.arith.base import Backend
+from icrl_verify.arith.base import Backend, to_fraction
 from icrl_verify.arith.exact import to_fmpq
 from icrl_verify.arith.float64 import Float64Backend
 from icrl_verify.arith.torch_backend import TorchBackend, cuda_available
@@ -38,12 +39,14 @@ from icrl_verify.attention import (
 from icrl_verify.certify import ClaimPair, ClaimResult
 from icrl_verify.checks.base import FloatBound, TheoremCheck
 from icrl_verify.mrp import FiniteMRP
-from icrl_verify.prompts import kernel_td_prompt, split_kernel_td_prompt
+from icrl_verify.prompts import kernel_td_prompt
 
 M = TypeVar("M")
 Construction = Callable[[int, Any, Any], SoftmaxAttentionWeights]
+PromptBuilder = Callable[[Any, Any], NDArray[Any]]
+"""(features x(S_0..S_n), rewards R_1..R_n) ↦ the softmax-TD prompt (like ``prompts.kernel_td_prompt``)."""
 
-CLAIM_FIXED = "feature and reward rows unchanged"
+CLAIM_FIXED = "rows 0..d = documented layout (x(S_j), R_{j+1})"
 CLAIM_VALUES = "value row = v_l of weighted softmax TD"
 CLAIM_INVARIANT = "target row = gamma * (value row shifted)"
 CLAIM_CONTRACTION = "population: ||I - M + gamma M P||_inf <= 1 - 2c"
@@ -56,13 +59,16 @@ FEATURE_NUMERATOR = 10
 
 @dataclass(frozen=True)
 class KernelTDInstance:
-    """A softmax-TD prompt Z_0 ((d+3)×(n+1), or batched (B, d+3, n+1)), step size α, discount γ, depth L.
+    """T4 task data: the features x(S_0..S_n) of a trajectory ((n+1, d); row n is the query state),
+    the rewards R_1..R_n ((n,), R_k = r(S_{k−1})), step size α, discount γ and depth L; or the arrays
+    with a leading batch axis B (α, γ, L shared).
 
     Float instances use dyadic α and γ with short mantissas, so the construction's weight γα is an exact
     float and the weights are the exact numbers the theorem is about.
     """
 
-    Z0: NDArray[Any]
+    features: NDArray[Any]
+    rewards: NDArray[Any]
     alpha: Fraction | float
     gamma: Fraction | float
     depth: int
@@ -70,12 +76,26 @@ class KernelTDInstance:
     @property
     def d(self) -> int:
         """Feature dimension."""
-        return int(self.Z0.shape[-2]) - 3
+        return int(self.features.shape[-1])
 
     @property
     def n(self) -> int:
         """Number of transitions (the query is column n)."""
-        return int(self.Z0.shape[-1]) - 1
+        return int(self.features.shape[-2]) - 1
+
+    def rational(self) -> KernelTDInstance:
+        """The same task in exact rationals (every float is one)."""
+        F = np.vectorize(to_fraction, otypes=[object])
+        alpha, gamma = to_fraction(self.alpha), to_fraction(self.gamma)
+        return KernelTDInstance(F(self.features), F(self.rewards), alpha, gamma, self.depth)
+
+
+def documented_layout(bk: Backend[M], features: M, rewards: M) -> M:
+    """The softmax-TD prompt the documented layout (docs/theorems/kernel_td.md) says, from task data:
+    rows x(S_j), then R_k at column k−1 (0 at the query), then the target and value rows at 0."""
+    _, cols = bk.shape(features)
+    reward_row = bk.concat([rewards, bk.zeros(1, 1)], axis=1)
+    return bk.concat([features, reward_row, bk.zeros(2, cols)], axis=0)
 
 
 def _grid(rng: np.random.Generator, shape: tuple[int, ...], numerator: int) -> NDArray[Any]:
@@ -116,8 +136,10 @@ class KernelTDCheck(TheoremCheck[KernelTDInstance]):
         float_depth: int = 20,
         population_states: int = 4,
         population_depth: int = 12,
+        prompt: PromptBuilder = kernel_td_prompt,
     ) -> None:
         self.construction: Construction = construction or constructions.kernel_td
+        self.prompt = prompt
         self.kernel = kernel
         self.d, self.n, self.depth = d, n, depth
         self.float_n, self.float_depth = float_n, float_depth
@@ -133,10 +155,10 @@ class KernelTDCheck(TheoremCheck[KernelTDInstance]):
         rewards, α ∈ {1/8, …, 1}, γ ∈ {0, 1/16, …, 15/16}."""
         d, n = self.d, self.n
         table = _grid(rng, (int(rng.integers(2, n + 2)), d), FEATURE_NUMERATOR)
-        Z0 = kernel_td_prompt(trajectory_features(rng, table, n), _grid(rng, (n,), FEATURE_DENOMINATOR))
+        features, rewards = trajectory_features(rng, table, n), _grid(rng, (n,), FEATURE_DENOMINATOR)
         alpha = Fraction(int(rng.integers(1, 9)), 8)
         gamma = Fraction(int(rng.integers(0, 16)), 16)
-        return KernelTDInstance(Z0, alpha, gamma, self.depth)
+        return KernelTDInstance(features, rewards, alpha, gamma, self.depth)
 
     def sample_float(self, rng: np.random.Generator, batch: int) -> KernelTDInstance:
         """Gaussian features (states repeat along each trajectory), Gaussian rewards, dyadic α, γ."""
@@ -144,40 +166,58 @@ class KernelTDCheck(TheoremCheck[KernelTDInstance]):
         states = rng.integers(0, max(2, n // 4), size=(batch, n + 1))
         tables = rng.standard_normal((batch, max(2, n // 4), d))
         features = np.take_along_axis(tables, states[..., None], axis=1)
-        Z0 = kernel_td_prompt(features, rng.standard_normal((batch, n)))
         alpha = int(rng.integers(8, 33)) / 32
         gamma = int(rng.integers(0, 64)) / 64
-        return KernelTDInstance(Z0, alpha, gamma, self.float_depth)
+        return KernelTDInstance(features, rng.standard_normal((batch, n)), alpha, gamma, self.float_depth)
+
+    def strategy(self, kind: str) -> SearchStrategy[KernelTDInstance]:
+        return strategies.kernel_td_instances(kind)
+
+    def batch_of(self, instance: KernelTDInstance) -> KernelTDInstance:
+        f = np.asarray
+        return KernelTDInstance(
+            f(instance.features, dtype=np.float64)[None], f(instance.rewards, dtype=np.float64)[None],
+            float(instance.alpha), float(instance.gamma), instance.depth,
+        )  # fmt: skip
+
+    def single(self, batch: KernelTDInstance, k: int) -> KernelTDInstance:
+        return KernelTDInstance(batch.features[k], batch.rewards[k], batch.alpha, batch.gamma, batch.depth)
 
     def describe(self, instance: KernelTDInstance) -> str:
+        f = strategies.format_numbers
         return (
-            f"d={instance.d}, n={instance.n}, L={instance.depth}, alpha={instance.alpha}, "
-            f"gamma={instance.gamma}, Z0={np.asarray(instance.Z0).tolist()}"
-        )[:2000]
+            f"d={instance.d}, n={instance.n}, L={instance.depth}, alpha={f(instance.alpha)}, "
+            f"gamma={f(instance.gamma)}\nx(S_0..S_n)={f(instance.features)}\nR_1..R_n={f(instance.rewards)}"
+        )
 
     # -- the claims ------------------------------------------------------------------------------
     def _inputs(self, bk: Backend[M], inst: KernelTDInstance) -> tuple[M, M]:
-        X, rho, _, _ = split_kernel_td_prompt(inst.Z0)
-        return bk.asmatrix(X), bk.asmatrix(rho[..., : inst.n])
+        """X (d×(n+1)) and R (1×n) from the task data, never from a prompt."""
+        return bk.asmatrix(np.swapaxes(inst.features, -1, -2)), bk.asmatrix(inst.rewards[..., None, :])
 
-    def _pairs(self, bk: Backend[M], layer: int, Z: M, Z0: M, v: M, gamma: Any) -> list[ClaimPair[M]]:
+    def _prompt(self, bk: Backend[M], inst: KernelTDInstance) -> M:
+        """The prompt the builder under test makes from the task data."""
+        return bk.asmatrix(np.asarray(self.prompt(inst.features, inst.rewards)))
+
+    def _pairs(self, bk: Backend[M], layer: int, Z: M, layout: M, v: M, gamma: Any) -> list[ClaimPair[M]]:
         rows, cols = bk.shape(Z)
         d = rows - 3
         values = bk.block(Z, slice(d + 2, d + 3), slice(None))
         shifted = bk.concat([bk.block(values, slice(None), slice(1, cols)), bk.zeros(1, 1)], axis=1)
         fixed = slice(0, d + 1)
         return [
-            ClaimPair(CLAIM_FIXED, layer, bk.block(Z, fixed, slice(None)), bk.block(Z0, fixed, slice(None))),
+            ClaimPair(CLAIM_FIXED, layer, bk.block(Z, fixed, slice(None)), bk.block(layout, fixed, slice(None))),
             ClaimPair(CLAIM_VALUES, layer, values, v),
             ClaimPair(CLAIM_INVARIANT, layer, bk.block(Z, slice(d + 1, d + 2), slice(None)), bk.scale(shifted, gamma)),
         ]
 
     def composed_pairs(self, bk: Backend[M], instance: KernelTDInstance) -> list[ClaimPair[M]]:
-        X, R = self._inputs(bk, instance)
-        Z0 = bk.asmatrix(instance.Z0)
-        Zs = run_softmax_transformer(bk, Z0, self.layers(instance), self.kernel)
-        vs = kernel_td(bk, X, R, instance.gamma, instance.alpha, instance.depth)
-        return [p for l, (Z, v) in enumerate(zip(Zs, vs)) for p in self._pairs(bk, l, Z, Z0, v, instance.gamma)]
+        inst = instance.rational()  # ball and mpmath compute on the task's exact rationals
+        X, R = self._inputs(bk, inst)
+        layout = documented_layout(bk, X, R)
+        Zs = run_softmax_transformer(bk, self._prompt(bk, inst), self.layers(inst), self.kernel)
+        vs = kernel_td(bk, X, R, inst.gamma, inst.alpha, inst.depth)
+        return [p for l, (Z, v) in enumerate(zip(Zs, vs)) for p in self._pairs(bk, l, Z, layout, v, inst.gamma)]
 
     def seat(self, bk: Backend[M], Z0: M, v: M, gamma: Any) -> M:
         """The prompt the theorem says layer l holds for values v: Z_0 with τ = γ·(v shifted) and u = v."""
@@ -186,18 +226,22 @@ class KernelTDCheck(TheoremCheck[KernelTDInstance]):
         return bk.concat([bk.block(Z0, slice(0, rows - 2), slice(None)), target, v], axis=0)
 
     def step_pairs(self, bk: BoundBackend, batch: KernelTDInstance) -> list[ClaimPair[Any]]:
+        """Base case: the builder's prompt against the documented layout of the task data (rows 0..d)
+        and v_0 = 0; step: from the seat of the float reference values v_l (on the builder's prompt),
+        one layer must give v_{l+1} of kernel TD on the task data."""
         inner = bk.inner
         X_f, R_f = self._inputs(inner, batch)
         vs = kernel_td(inner, X_f, R_f, batch.gamma, batch.alpha, batch.depth)
         X, R = self._inputs(bk, batch)
+        layout = documented_layout(bk, X, R)
         kappa = softmax_kernel(bk, X)
-        Z0 = bk.asmatrix(batch.Z0)
-        pairs = self._pairs(bk, 0, Z0, Z0, bk.zeros(1, batch.n + 1), batch.gamma)
+        Z0 = self._prompt(bk, batch)
+        pairs = self._pairs(bk, 0, Z0, layout, bk.zeros(1, batch.n + 1), batch.gamma)
         for l, layer in enumerate(self.layers(batch)):
             v = bk.exact_input(vs[l])
             Z_next = softmax_attention(bk, self.seat(bk, Z0, v, batch.gamma), layer, self.kernel)
             v_next = kernel_td_step(bk, v, kappa, R, batch.gamma, batch.alpha)
-            pairs += self._pairs(bk, l + 1, Z_next, Z0, v_next, batch.gamma)
+            pairs += self._pairs(bk, l + 1, Z_next, layout, v_next, batch.gamma)
         return pairs
 
     # -- the population claim (rigorous balls) --------------------------------------------------

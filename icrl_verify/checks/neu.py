@@ -13,21 +13,26 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
 from flint import fmpq, fmpq_mat
+from hypothesis.strategies import SearchStrategy
 from numpy.typing import NDArray
 
-from icrl_verify import constructions, mrp
+from icrl_verify import constructions, mrp, strategies
+from icrl_verify.algorithms import expected_td, expected_td_residual, expected_td_step
+from icrl_verify.arith.absolute_program import BoundBackend
+from icrl_verify.arith.base import Backend, to_fraction
 from icrl_verify.arith.exact import ExactBackend, to_fmpq
 from icrl_verify.arith.float64 import Float64Backend
 from icrl_verify.arith.running_error import RunningErrorBackend
 from icrl_verify.arith.torch_backend import intra_op_threads
 from icrl_verify.attention import Head, LinearAttentionWeights, linear_attention, run_transformer, standard_mask
-from icrl_verify.certify import ClaimResult, ladder_verdict
-from icrl_verify.checks.base import FLOAT64_UNIT_ROUNDOFF, Figure, Provable
+from icrl_verify.certify import ClaimPair, ClaimResult, ladder_verdict, tracked_verdict
+from icrl_verify.checks.base import FLOAT64_UNIT_ROUNDOFF, Figure, Provable, TheoremCheck
+from icrl_verify.checks.td_family import rational_grid
 from icrl_verify.neu import (
     ExpectedUpdates,
     exact_directional_derivatives,
@@ -40,9 +45,12 @@ from icrl_verify.neu import (
 from icrl_verify.prompts import expected_feature_prompts
 from icrl_verify.reports import save_figure
 
+M = TypeVar("M")
 FloatArray = NDArray[np.float64]
 Construction = Callable[[int, int], list[LinearAttentionWeights]]
 """(number of states S, depth L) -> the L layers under test on the enumerated prompt."""
+PromptBuilder = Callable[[Any, Any, Any, Any], NDArray[Any]]
+"""(P, r, Φ, γ) ↦ the S enumerated prompts, like :func:`icrl_verify.prompts.expected_feature_prompts`."""
 UpdateFn = Callable[[Sequence[LinearAttentionWeights], Sequence[mrp.FiniteMRP], torch.dtype], ExpectedUpdates]
 """(layers, tasks, dtype) -> expected updates; :func:`icrl_verify.neu.expected_updates` by default."""
 
@@ -52,6 +60,8 @@ CLAIM_LIMIT = "NEU_TD, NEU_MC -> 0 at rate gamma, grad TF bounded"
 CLAIM_CONTRAST = "NEU away from 0 off theta*, smaller step converges"
 CLAIM_FEATURES = "uniform expected TD converges iff rho(I - CA/S) < 1"
 CLAIM_GRADIENT = "autograd NEU = exact forward-mode derivative"
+CLAIM_LAYOUT = "enumerated prompt rows 0..2d-1 = documented layout of (P, Phi, gamma)"
+CLAIM_FORWARD = "last row = (r + gamma P Phi w_l - Phi w_l, -phi_q^T w_l), w_l of expected TD"
 
 DEPTHS = (1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 140, 160, 180, 200)
 """Depth grid of the limit claim (dense enough for three fit points at every γ in [0.5, 0.9])."""
@@ -163,24 +173,215 @@ def _backend_name(device: str) -> str:
     return "torch" if device == "cpu" else "torch-cuda"
 
 
+# --- the enumerated prompt from task data, and the forward pass as expected TD ----------------------
+
+
+def expected_blocks(bk: Backend[M], P: Any, r: Any, features: Any, gamma: Any) -> tuple[M, M, M]:
+    """From task data (P (S, S), r (S,), Φ (S, d), or batched): Φᵀ (d×S), the expected next features
+    γ(PΦ)ᵀ (d×S) computed by the backend, and r (1×S) — the context of the enumerated prompt."""
+    Phi = bk.asmatrix(np.asarray(features))
+    G = bk.scale(bk.transpose(bk.matmul(bk.asmatrix(np.asarray(P)), Phi)), gamma)
+    return bk.transpose(Phi), G, bk.asmatrix(np.asarray(r)[..., None, :])
+
+
+def enumerated_layout(bk: Backend[M], features: M, expected_next: M, rewards: M, query: M) -> M:
+    """The enumerated prompt the documented layout (docs/theorems/neu.md) says, from
+    :func:`expected_blocks` and the query features φ(q) (d×1): context column i is
+    (φ(i), γ Σ_{s'} P[i, s'] φ(s'), r(i)), the query column (φ(q), 0, 0)."""
+    d, _ = bk.shape(features)
+    top = bk.concat([features, query], axis=1)
+    middle = bk.concat([expected_next, bk.zeros(d, 1)], axis=1)
+    return bk.concat([top, middle, bk.concat([rewards, bk.zeros(1, 1)], axis=1)], axis=0)
+
+
+@dataclass(frozen=True)
+class ExpectedTDInstance:
+    """T2 task data: transition matrix P (S, S), rewards r (S,), features Φ (S, S) (d = S, the size the
+    construction θ*_TD(S·I) is built for; Φ = I is the tabular case), γ and depth L; or the arrays
+    with a leading task axis B (γ and L shared)."""
+
+    transition: NDArray[Any]
+    rewards: NDArray[Any]
+    features: NDArray[Any]
+    gamma: float | Fraction
+    depth: int
+
+    @property
+    def num_states(self) -> int:
+        """S (the context length n of every enumerated prompt)."""
+        return int(self.transition.shape[-1])
+
+    def rational(self) -> ExpectedTDInstance:
+        """The same task in exact rationals (every float is one; P must stay row-stochastic exactly)."""
+        F = np.vectorize(to_fraction, otypes=[object])
+        return ExpectedTDInstance(
+            F(self.transition), F(self.rewards), F(self.features), to_fraction(self.gamma), self.depth
+        )
+
+
+class ExpectedTDCheck(TheoremCheck[ExpectedTDInstance]):
+    """T2's forward-pass identity on every backend: on the enumerated prompt of query q (built by
+    ``prompt``, the builder under test, from the task data), layer l of ``construction`` (θ*_TD(S·I))
+    holds the documented layout in rows 0..2d−1 and, in the last row, (r + γPΦw_l − Φw_l, −φ(q)ᵀw_l)
+    with w_l of expected TD computed from P, r, Φ, γ (value iteration when Φ = I)."""
+
+    key = KEY
+    title = "theta*_TD(S I) on the enumerated prompt = expected TD (value iteration)"
+    claims = (CLAIM_LAYOUT, CLAIM_FORWARD)
+    counts: ClassVar[dict[str, int]] = {"exact": 20, "ball": 3, "mpmath": 2, "float64": 200, "torch": 200}
+
+    def __init__(
+        self,
+        construction: Construction = value_iteration_layers,
+        prompt: PromptBuilder = expected_feature_prompts,
+        num_states: int = 4,
+        depth: int = 6,
+        float_depth: int = 20,
+    ) -> None:
+        self.construction, self.prompt = construction, prompt
+        self.num_states, self.depth, self.float_depth = num_states, depth, float_depth
+
+    # -- sampling --------------------------------------------------------------------------------
+    def sample_exact(self, rng: np.random.Generator) -> ExpectedTDInstance:
+        """P with rational rows (integer weights 0..8, renormalised), rewards k/8, γ = k/16, tabular
+        features on every other draw (else grid features)."""
+        S = self.num_states
+        weights = rng.integers(0, 9, size=(S, S)) + np.eye(S, dtype=np.int64)
+        P = np.array([[Fraction(int(w), int(row.sum())) for w in row] for row in weights], dtype=object)
+        r = np.array([Fraction(int(k), 8) for k in rng.integers(-8, 9, size=S)], dtype=object)
+        tabular = bool(rng.integers(0, 2))
+        Phi = np.array([[Fraction(int(i == j)) for j in range(S)] for i in range(S)], dtype=object)
+        if not tabular:
+            Phi = rational_grid(rng, (S, S))
+        return ExpectedTDInstance(P, r, Phi, Fraction(int(rng.integers(0, 16)), 16), self.depth)
+
+    def sample_float(self, rng: np.random.Generator, batch: int) -> ExpectedTDInstance:
+        """Dense random P (rows normalised), Gaussian rewards, tabular features, γ = 0.9."""
+        S = self.num_states
+        weights = rng.random((batch, S, S))
+        P = weights / weights.sum(axis=-1, keepdims=True)
+        Phi = np.broadcast_to(np.eye(S), (batch, S, S)).copy()
+        return ExpectedTDInstance(P, rng.standard_normal((batch, S)), Phi, 0.9, self.float_depth)
+
+    def strategy(self, kind: str) -> SearchStrategy[ExpectedTDInstance]:
+        return strategies.expected_td_instances(kind)
+
+    def batch_of(self, instance: ExpectedTDInstance) -> ExpectedTDInstance:
+        f = np.asarray
+        return ExpectedTDInstance(
+            f(instance.transition, dtype=np.float64)[None], f(instance.rewards, dtype=np.float64)[None],
+            f(instance.features, dtype=np.float64)[None], float(instance.gamma), instance.depth,
+        )  # fmt: skip
+
+    def single(self, batch: ExpectedTDInstance, k: int) -> ExpectedTDInstance:
+        return ExpectedTDInstance(batch.transition[k], batch.rewards[k], batch.features[k], batch.gamma, batch.depth)
+
+    def describe(self, instance: ExpectedTDInstance) -> str:
+        f = strategies.format_numbers
+        return (
+            f"S=d={instance.num_states}, L={instance.depth}, gamma={f(instance.gamma)}\n"
+            f"P={f(instance.transition)}\nr={f(instance.rewards)}\nPhi={f(instance.features)}"
+        )
+
+    # -- the claims ------------------------------------------------------------------------------
+    def _reference(
+        self, bk: Backend[M], inst: ExpectedTDInstance
+    ) -> tuple[tuple[M, M, M], Callable[[M], M], Callable[[M, M], M]]:
+        """Blocks of the documented layout, and w ↦ w_next, w ↦ the last row (δ(w), −φ_qᵀw) for the
+        instance's query features, all from the task data."""
+        P, r, Phi = (bk.asmatrix(np.asarray(a)) for a in (inst.transition, inst.rewards[..., None], inst.features))
+        blocks = expected_blocks(bk, inst.transition, inst.rewards, inst.features, inst.gamma)
+
+        def step(w: M) -> M:
+            return expected_td_step(bk, P, r, Phi, inst.gamma, w)
+
+        def last_row(query: M, w: M) -> M:
+            residual = expected_td_residual(bk, P, r, Phi, inst.gamma, w)
+            return bk.concat([bk.transpose(residual), bk.neg(bk.matmul(bk.transpose(query), w))], axis=1)
+
+        return blocks, step, last_row
+
+    def _pairs(self, bk: Backend[M], layer: int, Z: M, layout: M, last: M) -> list[ClaimPair[M]]:
+        rows, _ = bk.shape(Z)
+        top, bottom, everything = slice(0, rows - 1), slice(rows - 1, rows), slice(None)
+        return [
+            ClaimPair(CLAIM_LAYOUT, layer, bk.block(Z, top, everything), bk.block(layout, top, everything)),
+            ClaimPair(CLAIM_FORWARD, layer, bk.block(Z, bottom, everything), last),
+        ]
+
+    def composed_pairs(self, bk: Backend[M], instance: ExpectedTDInstance) -> list[ClaimPair[M]]:
+        inst = instance.rational()  # exact, ball and mpmath compute on the task's exact rationals
+        S = inst.num_states
+        (F, G, r_row), _, last_row = self._reference(bk, inst)
+        P, r, Phi = (bk.asmatrix(np.asarray(a)) for a in (inst.transition, inst.rewards[:, None], inst.features))
+        ws = expected_td(bk, P, r, Phi, inst.gamma, inst.depth)
+        prompts = np.asarray(self.prompt(inst.transition, inst.rewards, inst.features, inst.gamma))
+        layers = self.construction(S, inst.depth)
+        pairs: list[ClaimPair[M]] = []
+        for q in range(S):
+            query = bk.block(F, slice(None), slice(q, q + 1))
+            layout = enumerated_layout(bk, F, G, r_row, query)
+            for l, (Z, w) in enumerate(zip(run_transformer(bk, bk.asmatrix(prompts[q]), layers), ws)):
+                pairs += self._pairs(bk, l, Z, layout, last_row(query, w))
+        return pairs
+
+    def step_pairs(self, bk: BoundBackend, batch: ExpectedTDInstance) -> list[ClaimPair[Any]]:
+        """Base case: every enumerated prompt of every task is the documented layout (within the
+        rounding bound of γ·PΦ) with last row (r, 0); step: from the seat of the float reference
+        iterate w_l, one layer gives the last row of w_{l+1}. Prompts are flattened to one batch entry
+        per (task, query) pair, with the task data repeated alongside."""
+        B, S = batch.transition.shape[0], batch.num_states
+        prompts = np.asarray(self.prompt(batch.transition, batch.rewards, batch.features, batch.gamma))
+        Z0 = bk.asmatrix(prompts.reshape(B * S, *prompts.shape[-2:]))
+        tasks, queries = np.repeat(np.arange(B), S), np.tile(np.arange(S), B)
+        flat = ExpectedTDInstance(
+            batch.transition[tasks], batch.rewards[tasks], batch.features[tasks], batch.gamma, batch.depth
+        )
+        inner = bk.inner
+        P_f, r_f, Phi_f = (inner.asmatrix(a) for a in (flat.transition, flat.rewards[..., None], flat.features))
+        ws = expected_td(inner, P_f, r_f, Phi_f, flat.gamma, flat.depth)
+        (F, G, r_row), step, last_row = self._reference(bk, flat)
+        query = bk.asmatrix(batch.features[tasks, queries][..., None])
+        layout = enumerated_layout(bk, F, G, r_row, query)
+        rows = bk.shape(Z0)[0]
+        pairs = self._pairs(bk, 0, Z0, layout, last_row(query, bk.zeros(S, 1)))
+        for l, layer in enumerate(self.construction(S, batch.depth)):
+            w = bk.exact_input(ws[l])
+            seat = bk.concat([bk.block(Z0, slice(0, rows - 1), slice(None)), last_row(query, w)], axis=0)
+            pairs += self._pairs(bk, l + 1, linear_attention(bk, seat, layer), layout, last_row(query, step(w)))
+        return pairs
+
+
 # --- claim 1: |TF_L − v| ≤ γ^L ‖v‖∞ ----------------------------------------------------------------
 
 
-def check_bound_exact(construction: Construction, tasks: Sequence[RationalTask], depth: int) -> ClaimResult:
-    """Claim 1 in exact rationals at every l = 0..depth: v solved over ℚ, TF from the generic layer
-    on the exact prompt, the inequality decided exactly. worst_error = max over l ≥ 1 of
-    |TF − v| / (γ^l ‖v‖∞) (at l = 0 the bound is attained: TF_0 = 0)."""
+def check_bound_exact(
+    construction: Construction,
+    tasks: Sequence[RationalTask],
+    depth: int,
+    prompt: PromptBuilder = expected_feature_prompts,
+) -> ClaimResult:
+    """Claim 1 in exact rationals at every l = 0..depth: v solved over ℚ, TF from the generic layer on
+    the prompt ``prompt`` (the builder under test) makes from the task, which must first equal the
+    documented layout built from the task data; the inequality decided exactly. worst_error = max over
+    l ≥ 1 of |TF − v| / (γ^l ‖v‖∞) (at l = 0 the bound is attained: TF_0 = 0)."""
     res = ClaimResult(KEY, CLAIM_BOUND, "exact")
     bk = ExactBackend()
     for k, task in enumerate(tasks):
         S = task.num_states
         eye = np.array([[Fraction(int(i == j)) for j in range(S)] for i in range(S)], dtype=object)
-        prompts = expected_feature_prompts(task.P, task.r, eye, task.gamma)
+        prompts = np.asarray(prompt(task.P, task.r, eye, task.gamma))
+        F, G, r_row = expected_blocks(bk, task.P, task.r, eye, task.gamma)
         v = task.value()
         v_inf = max(abs(x) for x in v)
         layers = construction(S, depth)
         for s in range(S):
-            for l, Z in enumerate(run_transformer(bk, bk.asmatrix(prompts[s]), layers)):
+            Z0 = bk.asmatrix(prompts[s])
+            layout = enumerated_layout(bk, F, G, r_row, bk.block(F, slice(None), slice(s, s + 1)))
+            if layout != Z0:
+                res.record(float("inf"), False, f"task {k}, state {s}: the prompt is not the documented layout")
+                continue
+            for l, Z in enumerate(run_transformer(bk, Z0, layers)):
                 entry = Z[2 * S, S]
                 err = abs(-Fraction(int(entry.p), int(entry.q)) - v[s])
                 bound = task.gamma**l * v_inf
@@ -195,16 +396,35 @@ def _fmpq(x: float) -> fmpq:
     return to_fmpq(float(x))
 
 
-def _prompt_task(Z0: FloatArray) -> tuple[fmpq_mat, fmpq_mat]:
-    """The tabular task a float prompt encodes, exactly: G̃ = stored γP (S×S) and r (S×1)."""
+def _discounted_transitions(Z0: FloatArray) -> fmpq_mat:
+    """G̃ = fl(γP) (S×S) as a tabular float prompt stores it, exactly (read only after the prompt is
+    certified to be the documented layout of the task data)."""
     S = Z0.shape[-1] - 1
-    G = fmpq_mat(S, S, [_fmpq(Z0[S + j, i]) for i in range(S) for j in range(S)])
-    return G, fmpq_mat(S, 1, [_fmpq(x) for x in Z0[2 * S, :S]])
+    return fmpq_mat(S, S, [_fmpq(Z0[S + j, i]) for i in range(S) for j in range(S)])
 
 
-def check_bound_float(construction: Construction, tasks: Sequence[mrp.FiniteMRP], depth: int) -> ClaimResult:
-    """Claim 1 in float64 at every l = 0..depth, against the task the float prompt encodes exactly
-    (G̃ = stored γP, its value ṽ = (I − G̃)^{-1} r over ℚ, γ̃ = ‖G̃‖∞):
+def float_layout_verdict(prompts: FloatArray, task: mrp.FiniteMRP) -> tuple[bool, float]:
+    """Whether float prompts (S, 2d+1, S+1) are the documented enumerated layout of ``task`` within
+    the certified rounding bound of computing that layout from the task data (running error
+    analysis): (every prompt passes, the largest |prompt − layout| / bound)."""
+    bk = RunningErrorBackend(Float64Backend(), FLOAT64_UNIT_ROUNDOFF)
+    F, G, r_row = expected_blocks(bk, task.P, task.r, task.features, task.gamma)
+    layouts = enumerated_layout(bk, F, G, r_row, bk.asmatrix(task.features[:, :, None]))
+    ok, _, ratio = tracked_verdict(bk, bk.asmatrix(prompts), layouts)
+    return bool(np.all(ok)), float(np.max(ratio))
+
+
+def check_bound_float(
+    construction: Construction,
+    tasks: Sequence[mrp.FiniteMRP],
+    depth: int,
+    prompt: PromptBuilder = expected_feature_prompts,
+) -> ClaimResult:
+    """Claim 1 in float64 at every l = 0..depth, on the prompt ``prompt`` (the builder under test)
+    makes from the task: first the prompt must be the documented layout of the task data within the
+    rounding bound of fl(γ·PΦ) (:func:`float_layout_verdict`); then the transformer is compared with
+    the task that prompt encodes exactly (G̃ = fl(γP) as stored, rewards from the task data, its
+    value ṽ = (I − G̃)^{-1} r over ℚ, γ̃ = ‖G̃‖∞):
 
         |TF̂_l(s) − ṽ(s)| ≤ γ̃^l ‖ṽ‖∞ + F_l(s),
 
@@ -218,9 +438,14 @@ def check_bound_float(construction: Construction, tasks: Sequence[mrp.FiniteMRP]
     for k, task in enumerate(tasks):
         S = task.num_states
         layers = construction(S, depth)
-        Z = task_prompts(task)
+        Z = np.asarray(prompt(task.P, task.r, task.features, task.gamma), dtype=np.float64)
+        laid_out, ratio = float_layout_verdict(Z, task)
+        if not laid_out:
+            msg = f"task {k}: the prompt is not the documented layout ({ratio:.3g}x the bound)"
+            res.record(float("inf"), False, msg)
+            continue
         fixed = Z[:, : 2 * S, :].copy()
-        G, r = _prompt_task(Z[0])
+        G, r = _discounted_transitions(Z[0]), fmpq_mat(S, 1, [_fmpq(x) for x in task.r])
         gamma_t = max(sum((G[i, j] for j in range(S)), fmpq(0)) for i in range(S))
         v_mat = (fmpq_mat(S, S, [int(i == j) for i in range(S) for j in range(S)]) - G).solve(r)
         v = [v_mat[i, 0] for i in range(S)]
@@ -570,7 +795,11 @@ def check_gradients(
 
 class NEUCheck(Provable):
     """T2 [W25b]: at θ*_L (C = S·I, tabular features, enumerated expected-feature prompt) the
-    transformer is value iteration and the norm of the expected TD / MC update vanishes as L → ∞."""
+    transformer is value iteration and the norm of the expected TD / MC update vanishes as L → ∞.
+
+    ``construction`` and ``prompt`` (the enumerated-prompt builder) are the parts under test: the
+    forward-pass identity (:class:`ExpectedTDCheck`, every backend) and the value bound (exact,
+    float64) run both against references built from the task data."""
 
     key = KEY
     title = "NEU vanishes at theta* (provable emergence)"
@@ -582,13 +811,29 @@ class NEUCheck(Provable):
         num_states: int = 5,
         exact_depth: int = 20,
         float_depth: int = 200,
+        prompt: PromptBuilder = expected_feature_prompts,
     ) -> None:
-        self.construction = construction
+        self.construction, self.prompt = construction, prompt
+        self.forward = ExpectedTDCheck(construction, prompt)
         self.updates = updates
         self.num_states, self.exact_depth, self.float_depth = num_states, exact_depth, float_depth
 
     #: task counts of the default certificate, per claim
     counts: ClassVar[dict[str, int]] = {"exact": 3, "float64": 6, "torch": 4, "features": 3, "gradient": 2}
+
+    def _forward(self, kind: str, rng: np.random.Generator, budget: float) -> list[ClaimResult]:
+        """The forward-pass identity of :class:`ExpectedTDCheck` on backend ``kind``."""
+        check, count = self.forward, max(1, round(ExpectedTDCheck.counts.get(kind, 200) * budget))
+        if kind == "exact":
+            return check.run_exact([check.sample_exact(rng) for _ in range(count)])
+        if kind == "ball":
+            return check.run_ball([check.sample_exact(rng) for _ in range(count)])
+        if kind == "mpmath":
+            return check.run_ladder([check.sample_exact(rng) for _ in range(count)])
+        if kind not in ("float64", "torch", "torch-cuda"):
+            return []
+        device = "cuda" if kind == "torch-cuda" else "cpu"
+        return check.run_float(check.sample_float(rng, count), "float64" if kind == "float64" else "torch", device)
 
     def prove(self, kinds: Sequence[str], rng: np.random.Generator, budget: float = 1.0) -> list[ClaimResult]:
         def count(name: str) -> int:
@@ -596,12 +841,13 @@ class NEUCheck(Provable):
 
         S, out = self.num_states, []
         for kind in kinds:
+            out += self._forward(kind, rng, budget)
             if kind == "exact":
                 exact_tasks = [rational_task(t) for t in sample_tasks(rng, count("exact"), S)]
-                out.append(check_bound_exact(self.construction, exact_tasks, self.exact_depth))
+                out.append(check_bound_exact(self.construction, exact_tasks, self.exact_depth, self.prompt))
             elif kind == "float64":
                 float_tasks = sample_tasks(rng, count("float64"), S)
-                out.append(check_bound_float(self.construction, float_tasks, self.float_depth))
+                out.append(check_bound_float(self.construction, float_tasks, self.float_depth, self.prompt))
                 feats = [divergent_instance()] + [convergent_instance(rng) for _ in range(count("features"))]
                 out.append(check_features(feats))
             elif kind in ("torch", "torch-cuda"):

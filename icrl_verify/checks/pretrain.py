@@ -63,7 +63,7 @@ def _bound_criterion(claim: str, name: str, values: Sequence[float], threshold: 
 def t5_criteria(
     record: dict[str, Any], d: int, threshold: float = THRESHOLD, level: float = CONFIDENCE
 ) -> list[Criterion]:
-    """The criteria of THEOREMS.md T5 / issue 7 on one log record (normally the final one) of a run with
+    """The criteria of docs/contract.md T5 / issue 7 on one log record (normally the final one) of a run with
     feature dimension ``d``.
 
     1-2. SS and IWS on held-out tasks: the lower end of the two-sided ``level`` Student-t interval of the

@@ -16,7 +16,7 @@ from icrl_verify.reports.cot import report_cot
 from icrl_verify.reports.kernel_td import report_kernel_td
 from icrl_verify.reports.td_family import report_td_family
 
-# key -> factory of the theorem's Provable check, in the order of spec/THEOREMS.md
+# key -> factory of the theorem's Provable check, in the order of docs/contract.md
 THEOREMS: dict[str, Callable[[], Provable]] = {
     "T1": TD0Check,
     "T1a": TDLambdaCheck,

@@ -16,7 +16,7 @@ from icrl_verify.arith import BallBackend, ExactBackend, Float64Backend, MpmathB
 from icrl_verify.arith.mp import log10_max_abs
 from icrl_verify.certify import ClaimPair
 from icrl_verify.checks.base import tracked_backend
-from icrl_verify.checks.td_family import CLAIM_QUERY, TD0Check, TDInstance
+from icrl_verify.checks.td_family import CLAIM_QUERY, TD0Check
 from icrl_verify.checks.td_variants import CLAIM_AR_QUERY, AverageRewardCheck, ResidualGradientCheck, TDLambdaCheck
 from icrl_verify.reports import save_figure
 
@@ -35,7 +35,7 @@ FAMILY: tuple[tuple[Factory, str], ...] = (
     (lambda n, depth: ResidualGradientCheck(float_n=n, float_depth=depth), CLAIM_QUERY),
     (lambda n, depth: AverageRewardCheck(float_n=n, float_depth=depth), CLAIM_AR_QUERY),
 )
-"""T1, T1a (λ = 1/2), T1b, T1c with their float samplers (the published verification's prompts), and
+"""T1, T1a (λ = 1/2), T1b, T1c with their float samplers (the published verification's tasks), and
 the claim holding the prediction."""
 
 
@@ -61,10 +61,6 @@ def _mean_abs_diff(pairs: Sequence[ClaimPair[Any]], to_numpy: Callable[[Any], An
     return np.array([float(np.mean(np.abs(to_numpy(p.lhs) - to_numpy(p.rhs)))) for p in pairs])
 
 
-def _first_task(batch: TDInstance) -> TDInstance:
-    return TDInstance(batch.Z0[0], tuple(C[0] for C in batch.preconditioners))
-
-
 def td_family_errors(
     trials: int = 30, n: int = 100, depth: int = 40, precise_n: int = 20, seed: int = 0
 ) -> list[ErrorCurves]:
@@ -73,7 +69,7 @@ def td_family_errors(
     float64 and torch: ``trials`` tasks with context ``n`` and ``depth`` layers (the composed stack
     against the reference, as [W25a]'s verification plots it; and the certified inductive step with
     its derived running bound). exact, ball and mpmath: one task of the same kind with context
-    ``precise_n`` (mpmath on dense masks is slow) and the same depth.
+    ``precise_n`` (mpmath on dense masks is slow) and the same depth, taken at its exact rational value.
     """
     rng = np.random.default_rng(seed)
     out = []
@@ -90,7 +86,7 @@ def td_family_errors(
                 [float(np.mean(tracked.certified_bound(p.lhs) + tracked.certified_bound(p.rhs))) for p in steps]
             ),
         }
-        task = _first_task(factory(precise_n, depth).sample_float(rng, 1))
+        task = check.single(factory(precise_n, depth).sample_float(rng, 1), 0)
         exact_equal = tuple(p.lhs == p.rhs for p in _claim(check.composed_pairs(ExactBackend(), task), claim))
         ball = BallBackend(256)
         series[BALL] = np.array(
