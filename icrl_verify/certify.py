@@ -102,7 +102,8 @@ def witness(layer: int, lhs: Any, rhs: Any, diff: Any, allowed: Any, magnitude: 
     mag = np.nan_to_num(np.asarray(magnitude, dtype=np.float64), nan=np.inf)
     i, j = (int(k) for k in np.unravel_index(int(np.argmax(mag)), mag.shape))
     allowed_text = allowed if isinstance(allowed, str) else number_text(allowed[i, j])
-    return Witness(layer, (i, j), number_text(lhs[i, j]), number_text(rhs[i, j]), number_text(diff[i, j]), allowed_text)
+    difference = number_text(abs(diff[i, j]))
+    return Witness(layer, (i, j), number_text(lhs[i, j]), number_text(rhs[i, j]), difference, allowed_text)
 
 
 @dataclass
@@ -119,6 +120,7 @@ class ClaimResult:
     counterexample: str = ""  # the failing instance, described (shrunk where the check can shrink)
     witness: Witness | None = None  # the first failing comparison on that instance
     shrink_note: str = ""  # how the instance was minimised, or why it was not
+    instance: Any = field(default=None, repr=False, compare=False)  # the failing instance itself (not in JSON)
 
     def record(self, error: float | None, ok: bool, detail: str = "") -> None:
         """Fold one comparison into the result (keeping the first failure's detail)."""

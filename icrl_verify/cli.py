@@ -193,7 +193,7 @@ def check(
 ) -> None:
     """Check your weights and/or prompt builder against the theorem's claims; exit 1 on a failure,
     printing a minimal counterexample. The weights format is in docs/checking-your-construction.md."""
-    from icrl_verify.verify import VERIFY_BACKENDS, load_weights, verify
+    from icrl_verify.verification import VERIFY_BACKENDS, load_weights, verify
 
     kinds = _choose("backend", backend, list(BACKEND_KINDS)) if backend else list(VERIFY_BACKENDS)
     if examples is not None and examples < 1:

@@ -53,11 +53,18 @@ def matrices(shape: tuple[int, ...], exact: bool, bound: float = 2.0) -> st.Sear
 
 
 @st.composite
-def shapes(draw: st.DrawFn, max_d: int = 3, max_n: int = 8, max_depth: int = 4) -> tuple[int, int, int]:
-    """(d, n, L) including the edges d = 1, n = 1, L = 0."""
-    d = draw(st.integers(1, max_d), label="d")
+def shapes(
+    draw: st.DrawFn,
+    max_d: int = 3,
+    max_n: int = 8,
+    max_depth: int = 4,
+    d: int | None = None,
+    depth: int | None = None,
+) -> tuple[int, int, int]:
+    """(d, n, L) including the edges d = 1, n = 1, L = 0; ``d`` or ``depth`` fixes that size."""
+    d = draw(st.integers(1, max_d) if d is None else st.just(d), label="d")
     n = draw(st.integers(1, max_n), label="n")
-    depth = draw(st.integers(0, max_depth), label="L")
+    depth = draw(st.integers(0, max_depth) if depth is None else st.just(depth), label="L")
     return d, n, depth
 
 
@@ -119,12 +126,17 @@ def td_instances(
     max_depth: int = 4,
     from_mrp: bool | None = None,
     discounted: bool = True,
+    d: int | None = None,
+    depth: int | None = None,
 ) -> TDInstance:
     """A task (see :func:`contexts`) with per-layer non-symmetric preconditioners, as data (no prompt);
-    without a discount (γ = None, average-reward TD) when ``discounted`` is False. Shrinks towards
+    without a discount (γ = None, average-reward TD) when ``discounted`` is False. ``d`` and ``depth``
+    fix those sizes (an MRP context, which may change d, is then not drawn). Shrinks towards
     d = n = 1, L = 0 and zero entries."""
-    d, n, depth = draw(shapes(max_d, max_n, max_depth), label="shape")
-    phi, phi_next, r, query, gamma = draw(contexts(exact, d, n, from_mrp), label="context")
+    fixed_d = d
+    d, n, depth = draw(shapes(max_d, max_n, max_depth, d, depth), label="shape")
+    mrp = False if fixed_d is not None else from_mrp
+    phi, phi_next, r, query, gamma = draw(contexts(exact, d, n, mrp), label="context")
     d = phi.shape[1]
     Cs = draw(preconditioners(d, depth, exact), label="preconditioners")
     return TDInstance(phi, phi_next, r, query, gamma if discounted else None, Cs)
@@ -160,13 +172,16 @@ _COT_SIZES = {"exact": (3, 8, 4), "ball": (3, 5, 3), "mpmath": (2, 4, 2)}
 
 
 @st.composite
-def cot_instances(draw: st.DrawFn, kind: str, from_mrp: bool | None = None) -> CoTInstance:
-    """T3 task data: a context and query (:func:`contexts`), a non-symmetric C and K thoughts."""
+def cot_instances(draw: st.DrawFn, kind: str, from_mrp: bool | None = None, d: int | None = None) -> CoTInstance:
+    """T3 task data: a context and query (:func:`contexts`), a non-symmetric C and K thoughts; ``d``
+    fixes the feature dimension (no MRP context is then drawn, since it may change d)."""
     from icrl_verify.checks.cot import cot_instance
 
     exact = exact_kind(kind)
-    d, n, K = draw(shapes(*_COT_SIZES.get(kind, _COT_SIZES["exact"])), label="shape")
-    phi, phi_next, r, query, gamma = draw(contexts(exact, d, n, from_mrp), label="context")
+    fixed_d = d
+    d, n, K = draw(shapes(*_COT_SIZES.get(kind, _COT_SIZES["exact"]), d=d), label="shape")
+    mrp = False if fixed_d is not None else from_mrp
+    phi, phi_next, r, query, gamma = draw(contexts(exact, d, n, mrp), label="context")
     C = draw(matrices((phi.shape[1], phi.shape[1]), exact), label="C")
     return cot_instance(phi, phi_next, r, query, gamma, C, K)
 

@@ -96,6 +96,30 @@ class TDInstance:
         )  # fmt: skip
 
 
+    def reductions(self, keep_d: bool = False, keep_depth: bool = False) -> list[TDInstance]:
+        """Smaller single tasks, for shrinking a counterexample: one transition dropped, the last layer
+        dropped, one feature coordinate dropped (unless ``keep_d`` / ``keep_depth`` fix those sizes), and
+        the γ = 0 task."""
+        if self.batch is not None:
+            raise ValueError("instance: reductions take a single instance, not a batch")
+        out = []
+        for i in range(self.n if self.n > 1 else 0):
+            rows = np.arange(self.n) != i
+            out.append(replace(self, features=self.features[rows], next_features=self.next_features[rows],
+                               rewards=self.rewards[rows]))  # fmt: skip
+        if self.depth > 0 and not keep_depth:
+            out.append(replace(self, preconditioners=self.preconditioners[:-1]))
+        for j in range(self.d if self.d > 1 and not keep_d else 0):
+            cols = np.arange(self.d) != j
+            out.append(replace(
+                self, features=self.features[:, cols], next_features=self.next_features[:, cols],
+                query=self.query[cols], preconditioners=tuple(C[cols][:, cols] for C in self.preconditioners),
+            ))  # fmt: skip
+        if self.gamma:
+            out.append(replace(self, gamma=type(self.gamma)(0)))
+        return out
+
+
 def _float_batch_of_one(a: NDArray[Any]) -> NDArray[np.float64]:
     return np.asarray(a, dtype=np.float64)[None]
 

@@ -57,7 +57,7 @@ def assert_implements(theorem: str, **options: Any) -> Certificate:
         assert certificate.passed, certificate.explanation()
     """
     __tracebackhide__ = True
-    from icrl_verify.verify import verify
+    from icrl_verify.verification import verify
 
     certificate = verify(theorem, **options)
     if not certificate.results:

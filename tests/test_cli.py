@@ -24,7 +24,7 @@ def test_prove_t1_prints_table_and_writes_json(tmp_path: Path) -> None:
     assert "T1" in result.output and "exact" in result.output and "0 failed" in result.output
     payload = json.loads(out.read_text())
     backends = {r["backend"] for r in payload["results"]}
-    assert {"exact", "ball", "mpmath", "float64", "torch-cpu"} <= backends
+    assert {"exact", "ball", "mpmath", "float64", "torch"} <= backends
     assert all(r["verdict"] == "pass" for r in payload["results"])
 
 
@@ -35,9 +35,17 @@ def test_prove_exits_nonzero_when_a_claim_fails(monkeypatch: pytest.MonkeyPatch)
         return check
 
     monkeypatch.setitem(registry.THEOREMS, "T1", broken)
-    result = runner.invoke(app, ["prove", "-t", "T1", "-b", "exact", "--budget", "0.05"])
+    result = runner.invoke(app, ["prove", "-t", "T1", "-b", "exact", "-b", "float64", "--budget", "0.05"])
     assert result.exit_code == 1
-    assert "FAIL" in result.output and "counterexample" in result.output
+    failures = result.output[result.output.index(": FAIL") :].split("passed,")[0]
+    blocks = [b for b in failures.split(": FAIL") if b.strip()]
+    assert len(blocks) == 2, "the query claim fails on exact and on float64"
+    for block in blocks:
+        lines = block.strip().splitlines()
+        assert len(lines) <= 25, block
+        assert "minimal counterexample (shrunk" in block and "d=1, n=1, L=1" in block, block
+        assert "transformer side" in block and "reference side" in block and "allowed" in block
+    assert "batch entry" not in result.output, "a float failure names its instance, not its batch index"
 
 
 @pytest.mark.parametrize(

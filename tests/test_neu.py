@@ -345,7 +345,7 @@ def test_registered_and_provable() -> None:
     }
     assert {r.backend for r in results if r.claim == t2.CLAIM_BOUND} == {"exact", "float64"}
     forward = {r.backend for r in results if r.claim == t2.CLAIM_FORWARD}
-    assert forward == {"exact", "ball", "mpmath", "float64", "torch-cpu"}
+    assert forward == {"exact", "ball", "mpmath", "float64", "torch"}
 
 
 def test_report_writes_png_and_pdf(tmp_path: Path) -> None:

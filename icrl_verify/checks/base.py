@@ -42,6 +42,11 @@ FloatBound = Literal["running", "absolute"]
 BACKEND_KINDS = ("exact", "ball", "mpmath", "float64", "torch", "torch-cuda")
 
 
+def float_kind(kind: str, device: str = "cpu") -> str:
+    """The one name of a float backend in tables, options and JSON: float64, torch or torch-cuda."""
+    return "float64" if kind == "float64" else "torch" if device == "cpu" else "torch-cuda"
+
+
 def tracked_backend(kind: str, device: str = "cpu", bound: FloatBound = "running") -> BoundBackend:
     """Float64 backend with certified rounding bounds, on numpy (``float64``) or torch (``torch``):
     running error analysis (any program, incl. exp and 1/x) or the absolute program (polynomial
@@ -128,6 +133,11 @@ class TheoremCheck(Provable, Generic[I]):
         user's fixed weights have them). Theorem modules draw from it, and a failure found by ``prove``,
         ``check`` or ``verify`` is shrunk over it to a minimal counterexample."""
         raise NotImplementedError(f"{type(self).__name__} has no instance strategy")
+
+    def reductions(self, instance: I, keep_d: bool = False, keep_depth: bool = False) -> Sequence[I]:
+        """Smaller instances than ``instance`` (fewer transitions, layers, features), tried greedily after
+        Hypothesis has shrunk a counterexample; ``keep_d`` / ``keep_depth`` fix those sizes. None by default."""
+        return ()
 
     def batch_of(self, instance: I) -> I:
         """A single instance as a float64 batch of one (float backends are batched)."""
@@ -233,7 +243,7 @@ class TheoremCheck(Provable, Generic[I]):
 
     def _run_float_piece(self, batch: I, kind: str, device: str) -> list[ClaimResult]:
         bk = tracked_backend(kind, device, self.float_bound)
-        res = self._results(bk.name)
+        res = self._results(float_kind(kind, device))
         count = 0
         for pair in self.step_pairs(bk, batch):
             ok, diff, ratio = tracked_verdict(bk, pair.lhs, pair.rhs)
@@ -309,7 +319,7 @@ def merge_results(parts: Sequence[Sequence[ClaimResult]]) -> list[ClaimResult]:
             first_failure = m.passed and not r.passed
             m.record(r.worst_error, r.passed, r.detail)
             if first_failure:
-                m.counterexample, m.witness = r.counterexample, r.witness
+                m.counterexample, m.witness, m.instance = r.counterexample, r.witness, r.instance
     return list(merged.values())
 
 
@@ -326,7 +336,7 @@ def _fold(
     result.record(err, ok, msg)
     if first_failure:
         if inst is not None:
-            result.counterexample = check.describe(inst)
+            result.counterexample, result.instance = check.describe(inst), inst
         if wit is not None:
             result.witness = wit()
 
@@ -345,7 +355,7 @@ def _float_witness(bk: BoundBackend, pair: ClaimPair[Any], k: int) -> Witness:
     lhs, rhs = lhs.reshape(-1, *lhs.shape[-2:])[k], rhs.reshape(-1, *rhs.shape[-2:])[k]
     bound = sum((b.reshape(-1, *b.shape[-2:])[k] for b in rest), np.zeros_like(lhs))
     diff = np.abs(lhs - rhs)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         beyond = np.where(np.isfinite(bound), diff / np.maximum(bound, 1e-320), np.inf)
     wit = witness(pair.layer, lhs, rhs, diff, bound, beyond)
     return replace(wit, allowed=f"{wit.allowed} (certified rounding bound)")

@@ -380,8 +380,9 @@ class CoTCheck(TheoremCheck[CoTInstance]):
             alpha = Fraction(2) ** -math.ceil(-math.log2(float(np.min(lam.real / np.abs(lam) ** 2))))
             return replace(inst, C=inst.C * alpha)
 
-    def strategy(self, kind: str) -> SearchStrategy[CoTInstance]:
-        return strategies.cot_instances(kind)
+    def strategy(self, kind: str, d: int | None = None, depth: int | None = None) -> SearchStrategy[CoTInstance]:
+        """T3 task data; ``depth`` is ignored (one layer is reused for every thought, K is free)."""
+        return strategies.cot_instances(kind, d=d)
 
     def batch_of(self, instance: CoTInstance) -> CoTInstance:
         return instance.as_batch()

@@ -170,7 +170,9 @@ class KernelTDCheck(TheoremCheck[KernelTDInstance]):
         gamma = int(rng.integers(0, 64)) / 64
         return KernelTDInstance(features, rng.standard_normal((batch, n)), alpha, gamma, self.float_depth)
 
-    def strategy(self, kind: str) -> SearchStrategy[KernelTDInstance]:
+    def strategy(self, kind: str, d: int | None = None, depth: int | None = None) -> SearchStrategy[KernelTDInstance]:
+        if d is not None or depth is not None:
+            raise ValueError(f"{self.key} draws its own sizes: fixed d or depth is not supported")
         return strategies.kernel_td_instances(kind)
 
     def batch_of(self, instance: KernelTDInstance) -> KernelTDInstance:

@@ -31,7 +31,7 @@ from icrl_verify.arith.running_error import RunningErrorBackend
 from icrl_verify.arith.torch_backend import intra_op_threads
 from icrl_verify.attention import Head, LinearAttentionWeights, linear_attention, run_transformer, standard_mask
 from icrl_verify.certify import ClaimPair, ClaimResult, ladder_verdict, tracked_verdict
-from icrl_verify.checks.base import FLOAT64_UNIT_ROUNDOFF, Figure, Provable, TheoremCheck
+from icrl_verify.checks.base import FLOAT64_UNIT_ROUNDOFF, Figure, Provable, TheoremCheck, float_kind
 from icrl_verify.checks.td_family import rational_grid
 from icrl_verify.neu import (
     ExpectedUpdates,
@@ -169,10 +169,6 @@ def _updates_on(device: str, updates: UpdateFn | None) -> UpdateFn:
     return updates if updates is not None else partial(_default_updates, device=device)
 
 
-def _backend_name(device: str) -> str:
-    return "torch" if device == "cpu" else "torch-cuda"
-
-
 # --- the enumerated prompt from task data, and the forward pass as expected TD ----------------------
 
 
@@ -263,7 +259,9 @@ class ExpectedTDCheck(TheoremCheck[ExpectedTDInstance]):
         Phi = np.broadcast_to(np.eye(S), (batch, S, S)).copy()
         return ExpectedTDInstance(P, rng.standard_normal((batch, S)), Phi, 0.9, self.float_depth)
 
-    def strategy(self, kind: str) -> SearchStrategy[ExpectedTDInstance]:
+    def strategy(self, kind: str, d: int | None = None, depth: int | None = None) -> SearchStrategy[ExpectedTDInstance]:
+        if d is not None or depth is not None:
+            raise ValueError(f"{self.key} draws its own sizes: fixed d or depth is not supported")
         return strategies.expected_td_instances(kind)
 
     def batch_of(self, instance: ExpectedTDInstance) -> ExpectedTDInstance:
@@ -573,7 +571,7 @@ def check_limit(
     worst_error = the largest NEU at L = 200."""
     if any(not GAMMA_RANGE[0] <= t.gamma <= GAMMA_RANGE[1] for t in tasks):
         raise ValueError(f"tasks: the limit claim needs gamma in {list(GAMMA_RANGE)} (see docs/theorems/neu.md)")
-    res = ClaimResult(KEY, CLAIM_LIMIT, _backend_name(device))
+    res = ClaimResult(KEY, CLAIM_LIMIT, float_kind("torch", device))
     curve = neu_curve(construction, tasks, DEPTHS, updates, device=device)
     last = len(DEPTHS) - 1
     for k, task in enumerate(tasks):
@@ -624,7 +622,7 @@ def check_contrast(
     ``perturbations`` defaults to :func:`contrast_constructions`; ``small_step`` to θ*_TD(0.5·S·I).
 
     worst_error = the smallest NEU seen off θ*."""
-    res = ClaimResult(KEY, CLAIM_CONTRAST, _backend_name(device))
+    res = ClaimResult(KEY, CLAIM_CONTRAST, float_kind("torch", device))
     depths = CONTRAST_DEPTHS
     smallest = float("inf")
     chosen = contrast_constructions(rng) if perturbations is None else perturbations
@@ -757,7 +755,7 @@ def check_gradients(
     random directions V (entries k/4, |k| ≤ 4): the relative error |ĝ·V − g·V| / (‖ĝ‖‖V‖) must behave like
     the unit roundoff on the float32/float64 ladder (``certify.ladder_verdict`` with 7 and 15 digits).
     worst_error = the largest float64 relative error."""
-    res = ClaimResult(KEY, CLAIM_GRADIENT, _backend_name(device))
+    res = ClaimResult(KEY, CLAIM_GRADIENT, float_kind("torch", device))
     compute = _updates_on(device, updates)
     worst = 0.0
     for task in tasks:

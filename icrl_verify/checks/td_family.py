@@ -240,9 +240,13 @@ class TD0Check(TheoremCheck[TDInstance]):
         Cs = tuple(np.eye(d) + 0.2 * rng.standard_normal((batch, d, d)) for _ in range(self.float_depth))
         return TDInstance(phi, phi_next, r, q, 0.9 if self.discounted else None, Cs)
 
-    def strategy(self, kind: str) -> SearchStrategy[TDInstance]:
+    def strategy(self, kind: str, d: int | None = None, depth: int | None = None) -> SearchStrategy[TDInstance]:
         max_n, max_depth = STRATEGY_SIZES.get(kind, (8, 4))
-        return td_instances(exact_kind(kind), max_n=max_n, max_depth=max_depth, discounted=self.discounted)
+        exact = exact_kind(kind)
+        return td_instances(exact, max_n=max_n, max_depth=max_depth, discounted=self.discounted, d=d, depth=depth)
+
+    def reductions(self, instance: TDInstance, keep_d: bool = False, keep_depth: bool = False) -> list[TDInstance]:
+        return instance.reductions(keep_d, keep_depth)
 
     def batch_of(self, instance: TDInstance) -> TDInstance:
         return instance.as_float_batch()

@@ -36,10 +36,20 @@ def _array(name: str, value: Any) -> NDArray[Any]:
     return _validate.array(name, arr, (None,) * arr.ndim)
 
 
+def _pair(l: int, layer: Any) -> Any:
+    """(P, Q) of a single-head layer object (``LinearAttentionWeights``, ``CoTWeights``); pairs pass through."""
+    if not (hasattr(layer, "P") and hasattr(layer, "Q")):
+        return layer
+    heads = getattr(layer, "heads", (layer,))
+    if len(heads) != 1 or getattr(layer, "out", None) is not None:
+        raise ValueError(f"layers[{l}]: expected a single-head layer without output projection, got {len(heads)} heads")
+    return (layer.P, layer.Q)
+
+
 def weight_arrays(layers: Layers) -> dict[str, NDArray[Any]]:
     """Stacked ``P`` (L, D, D), ``Q`` (L, D, D) and, when given, ``C`` (L, d, d) from any accepted form:
 
-    - a sequence of (P, Q) pairs, one per layer;
+    - a sequence of (P, Q) pairs or single-head layers (``LinearAttentionWeights``, ``CoTWeights``);
     - a mapping (an ``np.load``-ed npz, a dict, a ``torch.load``-ed state dict) with ``P`` and ``Q`` stacked
       over layers, or per-layer keys ``<prefix>.<l>.P`` / ``<prefix>.<l>.Q``; an optional ``C``;
     - a ``torch.nn.Module``, read through its ``state_dict()`` as a mapping.
@@ -63,7 +73,7 @@ def weight_arrays(layers: Layers) -> dict[str, NDArray[Any]]:
             out["C"] = _array("C", layers["C"])
         return out
     if isinstance(layers, Sequence) and not isinstance(layers, (str, bytes)):
-        pairs = list(layers)
+        pairs = [_pair(l, layer) for l, layer in enumerate(layers)]
         if not pairs or any(not isinstance(p, Sequence) or len(p) != 2 for p in pairs):
             raise ValueError("layers: expected a non-empty sequence of (P, Q) pairs, one per layer")
         return {
@@ -90,8 +100,7 @@ def load_weights(path: Path) -> dict[str, NDArray[Any]]:
 def save_weights(path: Path | str, layers: Sequence[Any], preconditioners: Sequence[Any] | None = None) -> Path:
     """Write single-head layers (``LinearAttentionWeights``, ``CoTWeights`` or (P, Q) pairs) to an ``.npz``
     in the format :func:`load_weights` reads: ``P`` and ``Q`` stacked (L, D, D), and ``C`` (L, d, d) if given."""
-    pairs = [(layer.P, layer.Q) if hasattr(layer, "P") else layer for layer in layers]
-    arrays = weight_arrays(pairs)
+    arrays = weight_arrays(layers)
     if preconditioners is not None:
         arrays["C"] = np.stack([_array(f"preconditioners[{l}]", C) for l, C in enumerate(preconditioners)])
     target = Path(path)
@@ -166,8 +175,6 @@ def cot_weights(w: dict[str, NDArray[Any]]) -> FixedWeights:
 def _check_for(theorem: str, **kwargs: Any) -> TheoremCheck[Any]:
     from icrl_verify.checks.registry import THEOREMS
 
-    if theorem not in THEOREMS:
-        raise ValueError(f"theorem: expected one of {', '.join(THEOREMS)}, got {theorem!r}")
     factory = THEOREMS[theorem]
     check = factory(**kwargs) if kwargs else factory()
     if not isinstance(check, TheoremCheck):
@@ -202,6 +209,10 @@ def verify(
 
     Is equivalent to ``icrl-verify check --theorem T --weights FILE`` for weights in a file.
     """
+    from icrl_verify.checks.registry import THEOREMS
+
+    if theorem not in THEOREMS:
+        raise ValueError(f"theorem: expected one of {', '.join(THEOREMS)}, got {theorem!r}")
     unknown = [k for k in backends if k not in BACKEND_KINDS]
     if unknown or not backends:
         raise ValueError(f"backends: expected some of {', '.join(BACKEND_KINDS)}, got {list(backends)}")
@@ -242,7 +253,10 @@ def verify(
             batch = fix(check.sample_float(rng, count))
             results = check.run_float(batch, "float64" if kind == "float64" else "torch", device)
         if shrink:
-            results = shrink_failures(check, results, lambda k: _strategy(check, k, fixed).map(fix))
+            results = shrink_failures(
+                check, results, lambda k: _strategy(check, k, fixed).map(fix), keep_d=fixed is not None,
+                keep_depth=fixed is not None and theorem != "T3",
+            )  # fmt: skip
         certificate.extend(results)
     return certificate
 
