@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -30,19 +31,46 @@ def rationals(
     )
 
 
+SMALLEST_SUBNORMAL = 2.0**-1074
+SMALLEST_NORMAL = 2.0**-1022
+NEAR_ONE = 1.0 - 2.0**-52
+"""The largest float below 1: the discount closest to the edge γ < 1 of the theorems."""
+
+
+def hard_floats(bound: float = 2.0) -> st.SearchStrategy[float]:
+    """Finite floats in [−bound, bound]: ordinary floats first (so shrinking goes to 0.0 and simple
+    values), and half of the time a hard IEEE number drawn on purpose: ±0.0, a signed exact power of
+    two 2^k ≤ bound (k down to −1074), ± the smallest normal 2^−1022, or a signed subnormal."""
+    top = math.frexp(bound)[1] - 1
+    sign = st.sampled_from([1.0, -1.0])
+    hard = st.one_of(
+        st.sampled_from([0.0, -0.0]),
+        st.builds(lambda s, k: s * 2.0**k, sign, st.integers(-1074, top)),
+        st.builds(lambda s: s * SMALLEST_NORMAL, sign),
+        st.builds(lambda s, m: s * m * SMALLEST_SUBNORMAL, sign, st.integers(1, 2**52 - 1)),
+    )
+    return st.one_of(st.floats(-bound, bound, allow_nan=False, allow_infinity=False), hard)
+
+
 def gammas(exact: bool) -> st.SearchStrategy[Any]:
-    """Discounts in [0, 1), always including the edge γ = 0."""
+    """Discounts in [0, 1), always including the edge γ = 0; floats also draw −0.0, 1 − 2^−52 (the
+    largest float below 1), values in [0.99, 1) and powers of two down to the smallest subnormal."""
     if exact:
         return st.one_of(st.just(Fraction(0)), st.builds(Fraction, st.integers(0, 15), st.just(16)))
-    return st.one_of(st.just(0.0), st.floats(0.0, 0.99))
+    return st.one_of(
+        st.just(0.0),
+        st.floats(0.0, 0.99),
+        st.sampled_from([-0.0, NEAR_ONE, SMALLEST_NORMAL]),
+        st.floats(0.99, 1.0, exclude_max=True),
+        st.integers(1, 1074).map(lambda k: 2.0**-k),
+    )
 
 
 def matrices(shape: tuple[int, ...], exact: bool, bound: float = 2.0) -> st.SearchStrategy[NDArray[Any]]:
-    """Arrays of the given shape: Fractions (exact) or finite floats in [−bound, bound]."""
+    """Arrays of the given shape: Fractions (exact) or finite floats in [−bound, bound] with the hard
+    IEEE numbers of :func:`hard_floats` mixed in (one instance mixes magnitudes)."""
     size = int(np.prod(shape)) if shape else 1
-    elements: st.SearchStrategy[Any] = (
-        rationals() if exact else st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
-    )
+    elements: st.SearchStrategy[Any] = rationals() if exact else hard_floats(bound)
 
     def build(values: list[Any]) -> NDArray[Any]:
         arr = np.empty(size, dtype=object if exact else np.float64)
@@ -50,6 +78,28 @@ def matrices(shape: tuple[int, ...], exact: bool, bound: float = 2.0) -> st.Sear
         return arr.reshape(shape)
 
     return st.lists(elements, min_size=size, max_size=size).map(build)
+
+
+FEATURE_EXPONENT = 480
+REWARD_EXPONENT = 440
+"""Float task data is scaled per instance: features by 2^s (|s| ≤ 480), preconditioners by 2^−2s and
+rewards by 2^t (t ≤ 440 − |s|). A layer forms the Gram matrix Z M Zᵀ of the prompt and the reference
+forms C Σ δ_i φ_i, so every product stays near 2^±960 at most: huge features meet a tiny C, tiny features
+a C near the overflow threshold, and the run stays finite (docs/precision.md, the input range)."""
+
+
+@st.composite
+def magnitudes(draw: st.DrawFn, max_feature_exponent: int = FEATURE_EXPONENT) -> tuple[int, int]:
+    """(s, t): float features are scaled by 2^s, preconditioners by 2^−2s, rewards by 2^t; (0, 0)
+    first, so shrinking removes the scaling."""
+    s = draw(st.one_of(st.just(0), st.integers(-FEATURE_EXPONENT, max_feature_exponent)), label="features x 2^s")
+    t = draw(st.one_of(st.just(0), st.integers(-1074, REWARD_EXPONENT - abs(s))), label="rewards x 2^t")
+    return s, t
+
+
+def scaled(values: NDArray[Any], exponent: int) -> NDArray[Any]:
+    """values · 2^exponent, correctly rounded (exact unless the result is subnormal)."""
+    return np.ldexp(np.asarray(values, dtype=np.float64), exponent)
 
 
 @st.composite
@@ -139,6 +189,10 @@ def td_instances(
     phi, phi_next, r, query, gamma = draw(contexts(exact, d, n, mrp), label="context")
     d = phi.shape[1]
     Cs = draw(preconditioners(d, depth, exact), label="preconditioners")
+    if not exact:
+        s, t = draw(magnitudes(), label="magnitudes")
+        phi, phi_next, query, r = scaled(phi, s), scaled(phi_next, s), scaled(query, s), scaled(r, t)
+        Cs = tuple(scaled(C, -2 * s) for C in Cs)
     return TDInstance(phi, phi_next, r, query, gamma if discounted else None, Cs)
 
 
@@ -183,6 +237,10 @@ def cot_instances(draw: st.DrawFn, kind: str, from_mrp: bool | None = None, d: i
     mrp = False if fixed_d is not None else from_mrp
     phi, phi_next, r, query, gamma = draw(contexts(exact, d, n, mrp), label="context")
     C = draw(matrices((phi.shape[1], phi.shape[1]), exact), label="C")
+    if not exact:
+        s, t = draw(magnitudes(), label="magnitudes")
+        phi, phi_next, query, r = scaled(phi, s), scaled(phi_next, s), scaled(query, s), scaled(r, t)
+        C = scaled(C, -2 * s)
     return cot_instance(phi, phi_next, r, query, gamma, C, K)
 
 
@@ -190,11 +248,18 @@ _KERNEL_SIZES = {"exact": (6, 4), "ball": (6, 4), "mpmath": (4, 3)}
 """(max n, max depth L) per exact kind; float kinds use (6, 4)."""
 
 
+KERNEL_FEATURE_EXPONENT = 4
+"""T4 float features are scaled by at most 2^4 (scores up to ~7000, far past exp's overflow at 709, which
+the column-max shift handles) and down to 2^−480, where every score underflows."""
+
+
 @st.composite
 def kernel_td_instances(draw: st.DrawFn, kind: str) -> KernelTDInstance:
     """T4 task data: a trajectory S_0..S_n over 1..n+1 distinct states (features repeat with the
-    states), rewards, α and γ. Exact kinds: small rationals; float kinds: features in [−3, 3] and
-    dyadic α, γ (so the construction's weight γα is exact). Shrinks towards d = n = 1, L = 0, one state."""
+    states), rewards, α and γ. Exact kinds: small rationals; float kinds: entries in [−3, 3] with the
+    hard IEEE numbers (:func:`hard_floats`), per-instance scales (:func:`magnitudes`), and dyadic α, γ
+    including γ ∈ {−0.0, 1 − 2^−52} (the construction's weight γα is exact). Shrinks towards
+    d = n = 1, L = 0, one state."""
     from icrl_verify.checks.kernel_td import KernelTDInstance
 
     exact = exact_kind(kind)
@@ -209,13 +274,19 @@ def kernel_td_instances(draw: st.DrawFn, kind: str) -> KernelTDInstance:
         gamma: Any = draw(st.builds(Fraction, st.integers(0, 15), st.just(16)), label="gamma")
         alpha: Any = draw(st.builds(Fraction, st.integers(1, 16), st.just(8)), label="alpha")
     else:
-        entry = st.floats(-3.0, 3.0, allow_nan=False)
-        gamma = draw(st.integers(0, 63), label="gamma*64") / 64
+        entry = hard_floats(3.0)
+        dyadic = st.integers(0, 63).map(lambda k: k / 64)
+        gamma = draw(st.one_of(dyadic, st.sampled_from([-0.0, NEAR_ONE])), label="gamma")
         alpha = draw(st.integers(1, 64), label="alpha*32") / 32
+        if gamma == NEAR_ONE:  # γα stays exact: α a power of two
+            alpha = 2.0 ** math.floor(math.log2(alpha))
     dtype = object if exact else np.float64
     rows = st.lists(st.lists(entry, min_size=d, max_size=d), min_size=num_states, max_size=num_states)
     table = np.array(draw(rows, label="state features"), dtype=dtype)
     rewards = np.array(draw(st.lists(entry, min_size=n, max_size=n), label="rewards"), dtype=dtype)
+    if not exact:  # scores ⟨x_i, x_j⟩ ≤ 27·2^(2s) stay where exp and its error bound are finite
+        s, t = draw(magnitudes(max_feature_exponent=KERNEL_FEATURE_EXPONENT), label="magnitudes")
+        table, rewards = scaled(table, s), scaled(rewards, t)
     return KernelTDInstance(table[np.array(states)], rewards, alpha, gamma, depth)
 
 
@@ -226,7 +297,8 @@ _EXPECTED_TD_SIZES = {"exact": (3, 4), "ball": (3, 3), "mpmath": (2, 2)}
 @st.composite
 def expected_td_instances(draw: st.DrawFn, kind: str) -> ExpectedTDInstance:
     """T2 task data: a row-stochastic P (rational, zeros allowed), rewards, γ and features Φ (S×S):
-    tabular (Φ = I, value iteration) or general. Shrinks towards S = 1, L = 0, uniform P, Φ = I."""
+    tabular (Φ = I, value iteration) or general; float kinds draw hard IEEE entries and scales.
+    Shrinks towards S = 1, L = 0, uniform P, Φ = I."""
     from icrl_verify.checks.neu import ExpectedTDInstance
 
     exact = exact_kind(kind)
@@ -238,9 +310,10 @@ def expected_td_instances(draw: st.DrawFn, kind: str) -> ExpectedTDInstance:
     P = np.array(rows, dtype=object)
     features = np.array([[Fraction(int(i == j)) for j in range(S)] for i in range(S)], dtype=object)
     if draw(st.booleans(), label="general features"):
-        features = draw(matrices((S, S), exact=True), label="features")
-    r = draw(matrices((S,), exact=True), label="rewards")
+        features = draw(matrices((S, S), exact=exact), label="features")
+    r = draw(matrices((S,), exact=exact), label="rewards")
     gamma = draw(gammas(exact), label="gamma")
-    if not exact:
-        P, features, r = (np.asarray(a, dtype=np.float64) for a in (P, features, r))
+    if not exact:  # no preconditioner compensates Φ here (C = S·I): features only shrink, by 2^s, s ≤ 0
+        s, t = draw(magnitudes(max_feature_exponent=0), label="magnitudes")
+        P, features, r = np.asarray(P, dtype=np.float64), scaled(features, s), scaled(r, t)
     return ExpectedTDInstance(P, r, features, gamma, depth)
