@@ -212,7 +212,10 @@ class TheoremCheck(Provable, Generic[I]):
             if bad.size:
                 k = int(bad[0])
                 msg = (
-                    f"layer {pair.layer}, batch entry {k}: |lhs − rhs| = {diff_np[k]:.3g} exceeds "
+                    f"layer {pair.layer}, batch entry {k}: overflow: a value or its rounding bound is not "
+                    f"finite (|lhs − rhs| = {diff_np[k]:.3g})"
+                    if not np.isfinite(ratio_np[k])
+                    else f"layer {pair.layer}, batch entry {k}: |lhs − rhs| = {diff_np[k]:.3g} exceeds "
                     f"the running error bound ({ratio_np[k]:.3g}× the bound)"
                 )
             _fold(res[pair.claim], float(np.max(diff_np)), bad.size == 0, msg, None, self)
