@@ -60,6 +60,9 @@ NAME_SWAPS = {
 }
 
 
+COMMUTATIVE = {"add", "hadamard", "_plus", "max", "min", "maximum", "minimum"}
+
+
 @dataclass(frozen=True)
 class Mutant:
     """One edit: replace source[start:end] (character offsets) by ``text``."""
@@ -136,6 +139,10 @@ def _annotation_spans(source: str, pos: object) -> list[tuple[int, int]]:
 def _argument_swaps(source: str, pos: object) -> list[Mutant]:
     out = []
     for node in ast.walk(ast.parse(source)):
+        name = getattr(node, "func", None)
+        name = getattr(name, "attr", getattr(name, "id", ""))
+        if name in COMMUTATIVE:
+            continue  # swapping the operands of a symmetric call is an equivalent mutant
         if isinstance(node, ast.Call) and len(node.args) == 2 and not node.keywords:
             x, y = node.args
             sx, sy = ast.get_source_segment(source, x), ast.get_source_segment(source, y)
