@@ -159,7 +159,8 @@ def tracked_verdict(bk: BoundBackend, lhs: Tracked[Any], rhs: Tracked[Any]) -> t
     finite = _isfinite(bound)
     ok = _all((diff <= bound) & finite, axes)
     worst = _amax(diff, axes)
-    ratio = _amax(diff / _maximum(bound, _TINY), axes)  # at most 1 where ok
+    with np.errstate(over="ignore", invalid="ignore"):  # a zero bound or a non-finite side: handled below
+        ratio = _amax(diff / _maximum(bound, _TINY), axes)  # at most 1 where ok
     if not bool(ok.all()):  # only a failure needs the overflow flag (the common path stays cheap)
         overflow = ~(_all(finite, axes) & _isfinite(worst))
         ratio = _where(overflow, math.inf, _minimum(ratio, _HUGE))

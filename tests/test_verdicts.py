@@ -18,7 +18,9 @@ from icrl_verify.arith.running_error import RunningErrorBackend, Tracked
 from icrl_verify.arith.torch_backend import TorchBackend
 from icrl_verify.certify import (
     BALL_MAX_PREC,
+    Certificate,
     ClaimPair,
+    ClaimResult,
     ball_verdict,
     certify_balls,
     certify_ladder,
@@ -116,6 +118,7 @@ class _OneClaim(TheoremCheck[Any]):
         return [ClaimPair("c", 1, self.lhs(bk), self.rhs(bk))]
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 @pytest.mark.parametrize("kind", ["float64", "torch"])
 def test_failure_message_names_overflow(kind: str) -> None:
     big = np.array([[[1.5 * 2.0**1023]]])
@@ -222,3 +225,20 @@ def test_exact_equal_and_error_format() -> None:
     assert exact_equal(a, fmpq_mat([[1, 2], [3, 1]])) == (False, 3.0)
     assert exact_equal(a, fmpq_mat([[-4, 2], [3, 4]])) == (False, 5.0)
     assert [fmt_error(e) for e in (None, 0.0, 1.5e-3, math.inf)] == ["exact", "0", "1.50e-03", "inf"]
+
+
+def test_claim_results_fold_and_certificates() -> None:
+    """A result keeps the largest error and the first failure's detail; a certificate passes only if all do."""
+    r = ClaimResult("t", "c", "b")
+    r.record(None, True)
+    assert r.worst_error is None and r.passed and r.as_dict()["worst_error"] == "exact"
+    r.record(1e-3, True)
+    r.record(5e-4, False, "first")
+    r.record(2e-3, False, "second")
+    assert (r.worst_error, r.passed, r.detail) == (2e-3, False, "first")
+    assert r.as_dict()["verdict"] == "FAIL" and r.as_dict()["worst_error"] == 2e-3
+    cert = Certificate()
+    cert.extend([ClaimResult("t", "c", "b")])
+    assert cert.passed
+    cert.extend([r])
+    assert not cert.passed and len(cert.results) == 2
