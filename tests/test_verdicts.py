@@ -127,7 +127,7 @@ def test_failure_message_names_overflow(kind: str) -> None:
     assert not res.passed and "overflow" in res.detail and "layer 1" in res.detail
     one = lambda bk: bk.asmatrix(np.array([[[1.0]]]))  # noqa: E731
     (res,) = _OneClaim(one, lambda bk: bk.asmatrix(np.array([[[2.0]]]))).run_float(None, kind)
-    assert not res.passed and "overflow" not in res.detail and "exceeds the running error bound" in res.detail
+    assert not res.passed and "overflow" not in res.detail and "exceeds the certified rounding bound" in res.detail
 
 
 # -- ball verdicts ---------------------------------------------------------------------------------------
