@@ -38,18 +38,16 @@ NEAR_ONE = 1.0 - 2.0**-52
 
 
 def hard_floats(bound: float = 2.0) -> st.SearchStrategy[float]:
-    """Finite floats in [−bound, bound]: ordinary floats first (so shrinking goes to 0.0 and simple
-    values), and half of the time a hard IEEE number drawn on purpose: ±0.0, a signed exact power of
-    two 2^k ≤ bound (k down to −1074), ± the smallest normal 2^−1022, or a signed subnormal."""
+    """The hard IEEE numbers in [−bound, bound], drawn on purpose: ±0.0, a signed exact power of two
+    2^k ≤ bound (k down to −1074), ± the smallest normal 2^−1022, or a signed subnormal."""
     top = math.frexp(bound)[1] - 1
     sign = st.sampled_from([1.0, -1.0])
-    hard = st.one_of(
+    return st.one_of(
         st.sampled_from([0.0, -0.0]),
         st.builds(lambda s, k: s * 2.0**k, sign, st.integers(-1074, top)),
         st.builds(lambda s: s * SMALLEST_NORMAL, sign),
         st.builds(lambda s, m: s * m * SMALLEST_SUBNORMAL, sign, st.integers(1, 2**52 - 1)),
     )
-    return st.one_of(st.floats(-bound, bound, allow_nan=False, allow_infinity=False), hard)
 
 
 def gammas(exact: bool) -> st.SearchStrategy[Any]:
@@ -67,10 +65,12 @@ def gammas(exact: bool) -> st.SearchStrategy[Any]:
 
 
 def matrices(shape: tuple[int, ...], exact: bool, bound: float = 2.0) -> st.SearchStrategy[NDArray[Any]]:
-    """Arrays of the given shape: Fractions (exact) or finite floats in [−bound, bound] with the hard
-    IEEE numbers of :func:`hard_floats` mixed in (one instance mixes magnitudes)."""
+    """Arrays of the given shape: Fractions (exact) or finite floats in [−bound, bound] (the hard IEEE
+    numbers are put into a whole instance by :func:`with_hard_entries`)."""
     size = int(np.prod(shape)) if shape else 1
-    elements: st.SearchStrategy[Any] = rationals() if exact else hard_floats(bound)
+    elements: st.SearchStrategy[Any] = (
+        rationals() if exact else st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
+    )
 
     def build(values: list[Any]) -> NDArray[Any]:
         arr = np.empty(size, dtype=object if exact else np.float64)
@@ -78,6 +78,23 @@ def matrices(shape: tuple[int, ...], exact: bool, bound: float = 2.0) -> st.Sear
         return arr.reshape(shape)
 
     return st.lists(elements, min_size=size, max_size=size).map(build)
+
+
+def with_hard_entries(
+    draw: st.DrawFn, arrays: list[NDArray[Any]], bound: float = 2.0
+) -> list[NDArray[Any]]:
+    """Copies of float ``arrays`` with some entries replaced by hard IEEE numbers (:func:`hard_floats`),
+    so one instance mixes magnitudes. The replacements are one list drawn after everything else: it
+    shrinks to empty, and the ordinary entries before it shrink to 0.0 as they always did."""
+    out = [np.array(a, dtype=np.float64) for a in arrays]
+    sizes = [a.size for a in out]
+    if not sum(sizes):
+        return out
+    slot = st.tuples(st.integers(0, len(out) - 1), st.integers(0, max(sizes) - 1), hard_floats(bound))
+    for which, index, value in draw(st.lists(slot, max_size=sum(sizes)), label="hard entries"):
+        if sizes[which]:
+            out[which].reshape(-1)[index % sizes[which]] = value
+    return out
 
 
 FEATURE_EXPONENT = 480
@@ -91,9 +108,11 @@ a C near the overflow threshold, and the run stays finite (docs/precision.md, th
 @st.composite
 def magnitudes(draw: st.DrawFn, max_feature_exponent: int = FEATURE_EXPONENT) -> tuple[int, int]:
     """(s, t): float features are scaled by 2^s, preconditioners by 2^−2s, rewards by 2^t; (0, 0)
-    first, so shrinking removes the scaling."""
-    s = draw(st.one_of(st.just(0), st.integers(-FEATURE_EXPONENT, max_feature_exponent)), label="features x 2^s")
-    t = draw(st.one_of(st.just(0), st.integers(-1074, REWARD_EXPONENT - abs(s))), label="rewards x 2^t")
+    first, so shrinking removes the scaling, and the extreme exponents are drawn on purpose."""
+    lo, hi = -FEATURE_EXPONENT, max_feature_exponent
+    s = draw(st.one_of(st.just(0), st.integers(lo, hi), st.sampled_from([lo, hi])), label="features x 2^s")
+    top = REWARD_EXPONENT - abs(s)
+    t = draw(st.one_of(st.just(0), st.integers(-1074, top), st.sampled_from([-1074, top])), label="rewards x 2^t")
     return s, t
 
 
@@ -190,9 +209,10 @@ def td_instances(
     d = phi.shape[1]
     Cs = draw(preconditioners(d, depth, exact), label="preconditioners")
     if not exact:
+        phi, phi_next, r, query, *hard_Cs = with_hard_entries(draw, [phi, phi_next, r, query, *Cs])
         s, t = draw(magnitudes(), label="magnitudes")
         phi, phi_next, query, r = scaled(phi, s), scaled(phi_next, s), scaled(query, s), scaled(r, t)
-        Cs = tuple(scaled(C, -2 * s) for C in Cs)
+        Cs = tuple(scaled(C, -2 * s) for C in hard_Cs)
     return TDInstance(phi, phi_next, r, query, gamma if discounted else None, Cs)
 
 
@@ -238,6 +258,7 @@ def cot_instances(draw: st.DrawFn, kind: str, from_mrp: bool | None = None, d: i
     phi, phi_next, r, query, gamma = draw(contexts(exact, d, n, mrp), label="context")
     C = draw(matrices((phi.shape[1], phi.shape[1]), exact), label="C")
     if not exact:
+        phi, phi_next, r, query, C = with_hard_entries(draw, [phi, phi_next, r, query, C])
         s, t = draw(magnitudes(), label="magnitudes")
         phi, phi_next, query, r = scaled(phi, s), scaled(phi_next, s), scaled(query, s), scaled(r, t)
         C = scaled(C, -2 * s)
@@ -270,21 +291,22 @@ def kernel_td_instances(draw: st.DrawFn, kind: str) -> KernelTDInstance:
     num_states = draw(st.integers(1, n + 1), label="distinct states")
     states = draw(st.lists(st.integers(0, num_states - 1), min_size=n + 1, max_size=n + 1), label="states")
     if exact:
-        entry: st.SearchStrategy[Any] = rationals(12, 8)
+        entry = rationals(12, 8)
         gamma: Any = draw(st.builds(Fraction, st.integers(0, 15), st.just(16)), label="gamma")
         alpha: Any = draw(st.builds(Fraction, st.integers(1, 16), st.just(8)), label="alpha")
+        rows = st.lists(st.lists(entry, min_size=d, max_size=d), min_size=num_states, max_size=num_states)
+        table = np.array(draw(rows, label="state features"), dtype=object)
+        rewards = np.array(draw(st.lists(entry, min_size=n, max_size=n), label="rewards"), dtype=object)
     else:
-        entry = hard_floats(3.0)
         dyadic = st.integers(0, 63).map(lambda k: k / 64)
         gamma = draw(st.one_of(dyadic, st.sampled_from([-0.0, NEAR_ONE])), label="gamma")
         alpha = draw(st.integers(1, 64), label="alpha*32") / 32
         if gamma == NEAR_ONE:  # γα stays exact: α a power of two
             alpha = 2.0 ** math.floor(math.log2(alpha))
-    dtype = object if exact else np.float64
-    rows = st.lists(st.lists(entry, min_size=d, max_size=d), min_size=num_states, max_size=num_states)
-    table = np.array(draw(rows, label="state features"), dtype=dtype)
-    rewards = np.array(draw(st.lists(entry, min_size=n, max_size=n), label="rewards"), dtype=dtype)
-    if not exact:  # scores ⟨x_i, x_j⟩ ≤ 27·2^(2s) stay where exp and its error bound are finite
+        table = draw(matrices((num_states, d), exact=False, bound=3.0), label="state features")
+        rewards = draw(matrices((n,), exact=False, bound=3.0), label="rewards")
+        table, rewards = with_hard_entries(draw, [table, rewards], bound=3.0)
+        # scores ⟨x_i, x_j⟩ ≤ 27·2^(2s) stay where exp and its rounding bound are finite
         s, t = draw(magnitudes(max_feature_exponent=KERNEL_FEATURE_EXPONENT), label="magnitudes")
         table, rewards = scaled(table, s), scaled(rewards, t)
     return KernelTDInstance(table[np.array(states)], rewards, alpha, gamma, depth)
@@ -314,6 +336,7 @@ def expected_td_instances(draw: st.DrawFn, kind: str) -> ExpectedTDInstance:
     r = draw(matrices((S,), exact=exact), label="rewards")
     gamma = draw(gammas(exact), label="gamma")
     if not exact:  # no preconditioner compensates Φ here (C = S·I): features only shrink, by 2^s, s ≤ 0
+        features, r = with_hard_entries(draw, [features, r])
         s, t = draw(magnitudes(max_feature_exponent=0), label="magnitudes")
         P, features, r = np.asarray(P, dtype=np.float64), scaled(features, s), scaled(r, t)
     return ExpectedTDInstance(P, r, features, gamma, depth)

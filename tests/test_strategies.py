@@ -1,18 +1,27 @@
-"""Meta-tests: the Hypothesis strategies produce what they claim (stochastic rows, ergodic chains, shapes)."""
+"""Meta-tests: the Hypothesis strategies produce what they claim (stochastic rows, ergodic chains, shapes,
+the hard IEEE numbers)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import math
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
 
 from icrl_verify import mrp
+from icrl_verify.checks.cot import CoTCheck
+from icrl_verify.checks.kernel_td import KernelTDCheck
+from icrl_verify.checks.neu import ExpectedTDCheck
 from icrl_verify.checks.td_family import TD0Check
 from icrl_verify.checks.td_variants import AverageRewardCheck
-from icrl_verify.strategies import finite_mrps, shapes, td_instances
+from icrl_verify.strategies import NEAR_ONE, SMALLEST_NORMAL, finite_mrps, gammas, hard_floats, shapes, td_instances
 from icrl_verify.tasks import TDInstance
 from icrl_verify.testing import budget
 
@@ -116,3 +125,89 @@ def test_trajectory_contexts_chain_next_features() -> None:
     phi, phi_next, _ = task.transitions(states)
     np.testing.assert_array_equal(phi[1:], phi_next[:-1])
     assert all(task.P[a, b] > 0 for a, b in itertools.pairwise(states))
+
+
+def _numbers(instance: Any) -> list[float]:
+    """Every float of an instance's task data (the derived fixed point of T3 excluded)."""
+    arrays: list[Any] = []
+    for field in dataclasses.fields(instance):
+        value = getattr(instance, field.name)
+        if field.name != "fixed_point" and isinstance(value, np.ndarray):
+            arrays.append(value)
+        elif isinstance(value, tuple):
+            arrays.extend(value)
+    return [float(v) for a in arrays for v in np.asarray(a, dtype=np.float64).ravel().tolist()]
+
+
+def _kinds_of_numbers(values: list[float]) -> set[str]:
+    seen = set()
+    for x in values:
+        if x == 0 and math.copysign(1.0, x) < 0:
+            seen.add("-0.0")
+        if 0 < abs(x) < SMALLEST_NORMAL:
+            seen.add("subnormal")
+        if abs(x) == SMALLEST_NORMAL:
+            seen.add("smallest normal")
+        if x != 0 and abs(math.frexp(x)[0]) == 0.5 and abs(x) != 1:
+            seen.add("power of two")
+        if abs(x) >= 2.0**400:
+            seen.add("near overflow")
+    if "subnormal" in seen and any(abs(x) >= 0.5 for x in values):
+        seen.add("mixed magnitudes")
+    return seen
+
+
+HARD = {"-0.0", "subnormal", "smallest normal", "power of two", "near overflow", "mixed magnitudes"}
+FLOAT_STRATEGIES: dict[str, SearchStrategy[Any]] = {
+    "T1": TD0Check().strategy("float64"),
+    "T1c": AverageRewardCheck().strategy("torch"),
+    "T2": ExpectedTDCheck().strategy("float64"),
+    "T3": CoTCheck().strategy("float64"),
+    "T4": KernelTDCheck().strategy("torch"),
+}
+
+
+@pytest.mark.parametrize("key", list(FLOAT_STRATEGIES))
+def test_float_strategies_draw_the_hard_numbers(key: str) -> None:
+    """Every float strategy draws subnormals, the smallest normal, −0.0, powers of two, magnitudes near the
+    overflow threshold and instances mixing tiny and ordinary numbers, and the discount edges."""
+    seen: set[str] = set()
+
+    @settings(max_examples=600, database=None)  # a coverage guarantee, not a budget: fixed
+    @given(FLOAT_STRATEGIES[key])
+    def collect(instance: Any) -> None:
+        values = _numbers(instance)
+        assert all(math.isfinite(x) for x in values)
+        seen.update(_kinds_of_numbers(values))
+        gamma = getattr(instance, "gamma", None)
+        if gamma is not None:
+            seen.add("gamma 0" if gamma == 0 else "gamma 1 - 2^-52" if gamma == NEAR_ONE else "gamma")
+
+    collect()
+    expected = HARD | ({"gamma 0", "gamma 1 - 2^-52"} if key != "T1c" else set())
+    assert expected <= seen, f"never drawn: {expected - seen}"
+
+
+def test_float_discounts_reach_both_edges() -> None:
+    seen: set[str] = set()
+
+    @settings(max_examples=300, database=None)  # a coverage guarantee, not a budget: fixed
+    @given(gammas(exact=False))
+    def collect(gamma: float) -> None:
+        assert 0 <= gamma < 1
+        seen.add(repr(gamma) if gamma in (0.0, NEAR_ONE) else "subnormal" if gamma < SMALLEST_NORMAL else "other")
+
+    collect()
+    assert {"0.0", "-0.0", repr(NEAR_ONE), "subnormal"} <= seen
+
+
+@given(hard_floats(3.0))
+def test_hard_floats_stay_within_their_bound(x: float) -> None:
+    assert math.isfinite(x) and abs(x) <= 3.0
+
+
+def test_hard_inputs_shrink_to_the_smallest_task() -> None:
+    """A counterexample that needs a subnormal still shrinks to d = n = 1, L = 0 and one hard entry."""
+    smallest = find(TD0Check().strategy("float64"), lambda inst: "subnormal" in _kinds_of_numbers(_numbers(inst)))
+    assert (smallest.d, smallest.n, smallest.depth) == (1, 1, 0)
+    assert sum(v != 0 for v in _numbers(smallest)) == 1

@@ -22,7 +22,7 @@ from hypothesis.strategies import SearchStrategy
 from numpy.typing import NDArray
 
 from icrl_verify import constructions, mrp, strategies
-from icrl_verify.algorithms import expected_td, expected_td_residual, expected_td_step
+from icrl_verify.algorithms import expected_td, td_errors
 from icrl_verify.arith.absolute_program import BoundBackend
 from icrl_verify.arith.base import Backend, to_fraction
 from icrl_verify.arith.exact import ExactBackend, to_fmpq
@@ -286,16 +286,19 @@ class ExpectedTDCheck(TheoremCheck[ExpectedTDInstance]):
         self, bk: Backend[M], inst: ExpectedTDInstance
     ) -> tuple[tuple[M, M, M], Callable[[M], M], Callable[[M, M], M]]:
         """Blocks of the documented layout, and w ↦ w_next, w ↦ the last row (δ(w), −φ_qᵀw) for the
-        instance's query features, all from the task data."""
-        P, r, Phi = (bk.asmatrix(np.asarray(a)) for a in (inst.transition, inst.rewards[..., None], inst.features))
+        instance's query features, all from the task data. Both maps read γPΦ from the blocks, rounded
+        as the layout rounds it (γ·(PΦ)): a prompt that holds fl(γ·(PΦ)) then meets a reference whose
+        bound carries that rounding, including its underflow (γ = 2^−1022 makes γPΦ subnormal)."""
         blocks = expected_blocks(bk, inst.transition, inst.rewards, inst.features, inst.gamma)
+        features, expected_next, rewards = blocks
 
         def step(w: M) -> M:
-            return expected_td_step(bk, P, r, Phi, inst.gamma, w)
+            deltas = td_errors(bk, w, features, expected_next, rewards)
+            return bk.add(w, bk.matmul(features, bk.transpose(deltas)))  # w + Φᵀ(r + γPΦw − Φw)
 
         def last_row(query: M, w: M) -> M:
-            residual = expected_td_residual(bk, P, r, Phi, inst.gamma, w)
-            return bk.concat([bk.transpose(residual), bk.neg(bk.matmul(bk.transpose(query), w))], axis=1)
+            residual = td_errors(bk, w, features, expected_next, rewards)
+            return bk.concat([residual, bk.neg(bk.matmul(bk.transpose(query), w))], axis=1)
 
         return blocks, step, last_row
 
