@@ -19,6 +19,7 @@ from icrl_verify.arith.ball import BallBackend
 from icrl_verify.arith.base import Backend
 from icrl_verify.arith.exact import ExactBackend
 from icrl_verify.arith.float64 import Float64Backend
+from icrl_verify.arith.kinds import KINDS, float_kind_name
 from icrl_verify.arith.mp import MpmathBackend
 from icrl_verify.arith.running_error import RunningErrorBackend
 from icrl_verify.arith.torch_backend import TorchBackend, intra_op_threads
@@ -39,12 +40,8 @@ I = TypeVar("I")  # one instance (exact backends) or a batch of instances (float
 
 FLOAT64_UNIT_ROUNDOFF = 2.0**-53
 FloatBound = Literal["running", "absolute"]
-BACKEND_KINDS = ("exact", "ball", "mpmath", "float64", "torch", "torch-cuda")
-
-
-def float_kind(kind: str, device: str = "cpu") -> str:
-    """The one name of a float backend in tables, options and JSON: float64, torch or torch-cuda."""
-    return "float64" if kind == "float64" else "torch" if device == "cpu" else "torch-cuda"
+BACKEND_KINDS = tuple(KINDS)
+float_kind = float_kind_name
 
 
 def tracked_backend(kind: str, device: str = "cpu", bound: FloatBound = "running") -> BoundBackend:
