@@ -416,3 +416,15 @@ def test_uncontrolled_depth_fails_safe(make: Any) -> None:
         assert np.isinf(bk.certified_bound(Tracked(B, B.copy(), depth, 1))).all(), depth
     with pytest.raises(ValueError, match="rounding depth"):
         bk.gamma(2**52)
+
+
+def test_inexact_scaling_bound_formula() -> None:
+    """s·A for s = −1/3 with E_A = 1 on a value 3: fl(fl(E·fl(|fl(s)|·fl(1 + γ_1))) + fl(γ_2|result|)) + pad(4),
+    exactly as docs/precision.md states it (so also a last-bit change of a factor is seen)."""
+    bk = _running(Float64Backend())
+    s = Fraction(-1, 3)
+    out = bk.scale(_mat(bk, [[3.0]], [[1.0]]), s)
+    result = 3.0 * float(s)
+    expected = 1.0 * (abs(float(s)) * (1 + _gamma(1))) + _gamma(2) * abs(result) + _pad(4)
+    assert float(out.bound[0, 0]) == expected
+    assert float(out.value[0, 0]) == result
