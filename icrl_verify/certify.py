@@ -169,9 +169,11 @@ def exact_equal(lhs: fmpq_mat, rhs: fmpq_mat) -> tuple[bool, float | None]:
 
 
 def ball_verdict(diff: arb_mat, prec: int) -> tuple[str, float]:
-    """Judge a difference ball: 'pass' if every entry contains 0 with radius ≤ 2^(−prec/2)·max(1, |mid|),
-    'fail' if some entry excludes 0, 'inconclusive' otherwise (retry at higher precision).
+    """Judge a difference ball: 'pass' if every entry contains 0 with radius ≤ 2^(−prec/2), 'fail' if
+    some entry excludes 0, 'inconclusive' otherwise (retry at higher precision). A ball with a
+    non-finite midpoint or radius (NaN, inf: it contains every real) is inconclusive, never a pass.
 
+    (A ball that contains 0 has |mid| ≤ radius, so a limit relative to max(1, |mid|) would be the same.)
     Returns the verdict and the largest radius (a rigorous bound on |lhs − rhs| when passing: 2·radius).
     """
     worst, verdict = 0.0, "pass"
@@ -180,10 +182,13 @@ def ball_verdict(diff: arb_mat, prec: int) -> tuple[str, float]:
         for j in range(diff.ncols()):
             x = diff[i, j]
             rad = float(x.rad())
+            if not (math.isfinite(float(x.mid())) and math.isfinite(rad)):
+                worst, verdict = math.inf, "inconclusive"
+                continue
             worst = max(worst, rad)
             if not x.contains(0):
                 return "fail", float(abs(x).upper())
-            if rad > limit * max(1.0, abs(float(x.mid()))) and verdict == "pass":
+            if rad > limit:
                 verdict = "inconclusive"
     return verdict, worst
 
@@ -235,15 +240,35 @@ def certify_ladder(
 
 def tracked_verdict(bk: BoundBackend, lhs: Tracked[Any], rhs: Tracked[Any]) -> tuple[Any, Any, Any]:
     """Float comparison against the certified rounding bounds: per batch entry, (ok, max |diff|,
-    max |diff|/bound). ok means |lhs − rhs| ≤ bound_lhs + bound_rhs entrywise with a finite bound
-    (a NaN difference compares false, so it fails too)."""
+    max |diff|/bound). ok means |lhs − rhs| ≤ bound_lhs + bound_rhs entrywise with a finite bound (a NaN
+    difference compares false, an infinite one exceeds every finite bound). The ratio is +inf or NaN
+    exactly where a value or bound is not finite (overflow), and is otherwise at most the largest float
+    (reached for a zero bound)."""
     diff = abs(lhs.value - rhs.value)
     bounds = [bk.certified_bound(t) for t in (lhs, rhs) if t.bound is not None]
     bound = sum(bounds[1:], bounds[0]) if bounds else diff * 0.0
     axes = (-2, -1)
-    ok = _all((diff <= bound) & _isfinite(bound), axes)
-    ratio = diff / _maximum(bound, 1e-300)
-    return ok, _amax(diff, axes), _amax(ratio, axes)
+    finite = _isfinite(bound)
+    ok = _all((diff <= bound) & finite, axes)
+    worst = _amax(diff, axes)
+    with np.errstate(over="ignore", invalid="ignore"):  # a zero bound or a non-finite side: handled below
+        ratio = _amax(diff / _maximum(bound, _TINY), axes)  # at most 1 where ok
+    if not bool(ok.all()):  # only a failure needs the overflow flag (the common path stays cheap)
+        overflow = ~(_all(finite, axes) & _isfinite(worst))
+        ratio = _where(overflow, math.inf, _minimum(ratio, _HUGE))
+    return ok, worst, ratio
+
+
+_TINY = 2.0**-1074
+_HUGE = float(np.finfo(np.float64).max)
+
+
+def _where(cond: Any, value: float, x: Any) -> Any:
+    return np.where(cond, value, x) if isinstance(x, np.ndarray) else x.masked_fill(cond, value)
+
+
+def _minimum(x: Any, cap: float) -> Any:
+    return np.minimum(x, cap) if isinstance(x, np.ndarray) else x.clamp(max=cap)
 
 
 def _isfinite(x: Any) -> Any:

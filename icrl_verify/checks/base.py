@@ -253,7 +253,10 @@ class TheoremCheck(Provable, Generic[I]):
             if bad.size and res[pair.claim].passed:
                 k = int(bad[0])
                 msg = (
-                    f"layer {pair.layer}: |lhs − rhs| = {diff_np[k]:.3g} exceeds "
+                    f"layer {pair.layer}: overflow: a value or its rounding bound is not "
+                    f"finite (|lhs − rhs| = {diff_np[k]:.3g})"
+                    if not np.isfinite(ratio_np[k])
+                    else f"layer {pair.layer}: |lhs − rhs| = {diff_np[k]:.3g} exceeds "
                     f"the certified rounding bound ({ratio_np[k]:.3g}× the bound)"
                 )
                 inst = self._entry(batch, k)
