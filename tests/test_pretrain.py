@@ -25,6 +25,8 @@ from icrl_verify.pretrain import (
     HeldOutTasks,
     Parameters,
     PretrainConfig,
+    align_sign,
+    function_metrics,
     held_out_predictions,
     held_out_tasks,
     initial_parameters,
@@ -37,19 +39,16 @@ from icrl_verify.pretrain import (
     seed_groups,
     sliding_prompts,
     stream,
-    train,
-    trajectory_prompts,
-)
-from icrl_verify.pretrain_cli import pretrain_command
-from icrl_verify.pretrain_metrics import (
-    align_sign,
-    function_metrics,
     t_interval,
     td_q_identity,
     td_reference,
+    train,
+    trajectory_prompts,
     weight_metrics,
 )
+from icrl_verify.pretrain.cli import pretrain_command
 from icrl_verify.prompts import td_prompt
+from icrl_verify.reports.pretrain import report_pretrain
 
 U64 = 2.0**-53
 TINY = PretrainConfig(
@@ -490,7 +489,7 @@ def test_bench_and_report_smoke(tmp_path: Path) -> None:
     figures = check.bench_pretrain(single_tasks=1, batched_tasks=1)
     assert figures and all(np.isfinite(value) for _, value, _ in figures)
     assert any("tasks per second" in label for label, _, _ in figures)
-    paths = check.report_pretrain(tmp_path, dataclasses.replace(TINY, seeds=(0, 1), tasks=2))
+    paths = report_pretrain(tmp_path, dataclasses.replace(TINY, seeds=(0, 1), tasks=2))
     assert {p.name for p in paths} >= {"pretrain_curves.png", "pretrain_heatmaps.pdf"}
 
 
