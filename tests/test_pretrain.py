@@ -3,8 +3,11 @@ metrics, the statistical check's criteria and their mutants, and bad input."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -515,6 +518,35 @@ def test_cli_writes_the_run_directory_and_refuses_to_overwrite(tmp_path: Path) -
     assert resumed.exit_code == 0, resumed.output
     bad = runner.invoke(app, ["pretrain", "--gamma", "1.5", "--out", str(tmp_path / "bad")])
     assert bad.exit_code != 0 and "gamma" in _flat(bad.output)
+
+
+_PROBE = """
+import sys
+import icrl_verify.checks.pretrain
+import icrl_verify.pretrain as library
+
+UPPER = ("typer", "rich", "matplotlib", "icrl_verify.cli", "icrl_verify.pretrain.cli", "icrl_verify.reports.pretrain")
+
+def loaded():
+    return [name for name in UPPER if name in sys.modules]
+
+print([name for name in library.__all__ if not hasattr(library, name)])
+print(loaded())
+import icrl_verify.pretrain.cli
+print(loaded())
+"""
+
+
+def test_library_and_check_load_neither_the_command_nor_the_figures() -> None:
+    """``icrl_verify.pretrain`` resolves every name of its ``__all__``; it and the T5 check import neither the
+    command (typer, rich) nor the reports (matplotlib). The probe sees both once the command is imported."""
+    lines = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1]
+    ).stdout.splitlines()
+    assert lines[:2] == ["[]", "[]"]
+    assert {"typer", "rich", "matplotlib", "icrl_verify.pretrain.cli", "icrl_verify.reports.pretrain"} <= set(
+        ast.literal_eval(lines[2])
+    )
 
 
 def _flat(text: str) -> str:

@@ -1,9 +1,8 @@
-"""Multi-task TD pretraining of a linear transformer [W25a, Algorithm 1], many seeds as one batched program.
+"""Multi-task TD pretraining of a linear transformer [W25a, Algorithm 1], many seeds as one batched program."""
 
-The library, one concern per module and imports only downward: ``config`` → ``data`` → ``model`` →
-``metrics`` → ``evaluate`` → ``result`` → ``checkpoint`` → ``training``. The command ``icrl-verify pretrain``
-is ``icrl_verify.pretrain.cli`` (not imported here) and its figures are ``icrl_verify.reports.pretrain``.
-"""
+# One concern per module, imports only downward: config -> data -> model -> metrics -> evaluate -> result
+# -> checkpoint -> training. The command `icrl-verify pretrain` is icrl_verify.pretrain.cli (not imported
+# here: the library loads neither typer nor rich) and its figures are icrl_verify.reports.pretrain.
 
 from icrl_verify.pretrain.checkpoint import (
     CHECKPOINT_NAME,
@@ -48,7 +47,7 @@ from icrl_verify.pretrain.metrics import (
     weight_metrics,
 )
 from icrl_verify.pretrain.model import Parameters, initial_parameters, minibatch_loss, predicted_values, td_reference
-from icrl_verify.pretrain.result import PretrainResult, merge_records, merge_results, per_seed
+from icrl_verify.pretrain.result import PretrainResult, merge_records, merge_results, seed_values
 from icrl_verify.pretrain.training import ProgressCallback, WorkerStoppedError, seed_groups, train
 
 __all__ = [
@@ -86,7 +85,6 @@ __all__ = [
     "merge_records",
     "merge_results",
     "minibatch_loss",
-    "per_seed",
     "predicted_values",
     "prepare_tasks",
     "read_run",
@@ -96,6 +94,7 @@ __all__ = [
     "save_checkpoint",
     "save_result",
     "seed_groups",
+    "seed_values",
     "sliding_prompts",
     "stream",
     "t_interval",

@@ -18,9 +18,9 @@ from icrl_verify.pretrain import (
     PretrainConfig,
     PretrainResult,
     has_checkpoint,
-    per_seed,
     read_run,
     save_result,
+    seed_values,
     t_interval,
     train,
     write_run,
@@ -47,7 +47,7 @@ SUMMARY_METRICS = (
 def live_metrics(record: dict[str, Any]) -> str:
     """Seed means of SS, IWS, VD and the aligned P[2d,2d] (layer 0) of one log record."""
     shown = (("ss", "SS", ".3f"), ("iws", "IWS", ".3f"), ("vd", "VD", ".3f"), ("p_corner", "P[2d,2d]", ".2f"))
-    return "  ".join(f"{label} {np.mean(per_seed(record, name)):{spec}}" for name, label, spec in shown)
+    return "  ".join(f"{label} {np.mean(seed_values(record, name)):{spec}}" for name, label, spec in shown)
 
 
 def summary_table(result: PretrainResult) -> Table:
@@ -58,7 +58,7 @@ def summary_table(result: PretrainResult) -> Table:
     for column in ("metric", "mean", "95% t-interval", "min", "max"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for name, label in SUMMARY_METRICS:
-        values = per_seed(final, name)
+        values = seed_values(final, name)
         ci = "-"
         if seeds > 1:
             interval = t_interval(values)

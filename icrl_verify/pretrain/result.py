@@ -15,7 +15,7 @@ from icrl_verify.pretrain.evaluate import MEAN_FIELDS
 FloatArray = NDArray[np.float64]
 
 
-def per_seed(record: dict[str, Any], name: str) -> FloatArray:
+def seed_values(record: dict[str, Any], name: str) -> FloatArray:
     """One metric of a log record, one value per seed: layer 0 (the tied layer) of a per-layer weight metric."""
     values = np.asarray(record[name], dtype=np.float64)
     return values[:, 0] if values.ndim == 2 else values
@@ -41,10 +41,10 @@ class PretrainResult:
         return self.log[-1]
 
     def series(self, name: str) -> tuple[FloatArray, FloatArray]:
-        """(tasks, values) of one metric over the log; values (records, seeds), see :func:`per_seed`."""
+        """(tasks, values) of one metric over the log; values (records, seeds), see :func:`seed_values`."""
         rows = [r for r in self.log if r.get(name) is not None]
         tasks = np.array([r["tasks"] for r in rows], dtype=np.float64)
-        return tasks, np.array([per_seed(r, name) for r in rows], dtype=np.float64)
+        return tasks, np.array([seed_values(r, name) for r in rows], dtype=np.float64)
 
 
 def merge_records(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
