@@ -474,6 +474,8 @@ def test_prove_reports_every_claim_and_the_control() -> None:
     config = dataclasses.replace(TINY, seeds=tuple(range(8)), tasks=2)
     provable = check.PretrainCheck(config)
     assert provable.prove(["float64", "exact"], np.random.default_rng(0)) == []
+    with pytest.raises(ValueError, match=r"^kind"):
+        provable.prove(["torch-float32"], np.random.default_rng(0))
     results = provable.prove(["torch"], np.random.default_rng(0))
     assert [r.claim for r in results] == [
         check.CLAIM_SS,
