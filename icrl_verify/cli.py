@@ -22,7 +22,7 @@ from icrl_verify.arith import cuda_available
 from icrl_verify.certify import Certificate, fmt_error
 from icrl_verify.checks.base import BACKEND_KINDS
 from icrl_verify.checks.registry import BENCHMARKS, REPORTS, THEOREMS
-from icrl_verify.pretrain_cli import pretrain_command
+from icrl_verify.pretrain.cli import pretrain_command
 from icrl_verify.shrink import shrink_failures
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)

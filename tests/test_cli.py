@@ -83,7 +83,7 @@ def test_bad_arguments_get_a_clear_message(
     # the same classes (their default instance counts set the minimum budget), but building one fails
     guarded = {key: type(f"NoWork{key}", (cls,), {"__init__": no_work}) for key, cls in registry.THEOREMS.items()}
     monkeypatch.setattr("icrl_verify.cli.THEOREMS", guarded)
-    monkeypatch.setattr("icrl_verify.pretrain_cli.train", no_work)
+    monkeypatch.setattr("icrl_verify.pretrain.cli.train", no_work)
     monkeypatch.setattr("icrl_verify.cli.REPORTS", {"fake": no_work})
     (tmp_path / "file").write_text("not a directory")
     result = runner.invoke(app, [a.replace("TMP", str(tmp_path)) for a in args])
