@@ -60,9 +60,7 @@ def positive_finite_budget(budget: float, checks: Mapping[str, tuple[Any, list[s
     short = [(key, kind, c) for key, kind, c in counts if c > 0 and c * budget < 1]
     if short:
         key, kind, count = min(short, key=lambda t: t[2])
-        raise typer.BadParameter(
-            f"--budget {budget:g} < {1 / count:.3g}: too small for one {key} instance on {kind}"
-        )
+        raise typer.BadParameter(f"--budget {budget:g} < {1 / count:.3g}: too small for one {key} instance on {kind}")
     return budget
 
 
