@@ -216,3 +216,23 @@ def test_the_checker_catches_a_violation() -> None:
 def test_the_reach_follows_imports_through_other_modules() -> None:
     graph = {"icrl_verify.algorithms": {"icrl_verify._validate"}, "icrl_verify._validate": {"icrl_verify.attention"}}
     assert "icrl_verify.attention" in reaches(graph, "icrl_verify.algorithms")
+
+
+def documented_layers(text: str) -> dict[str, str]:
+    """Module path -> the name of the ``## N. name: ...`` section of docs/architecture.md listing it."""
+    placed, section = {}, ""
+    for line in text.splitlines():
+        if heading := re.match(r"^## \d+\. ([^:]+):", line):
+            section = heading.group(1)
+        elif item := re.match(r"^- `(icrl_verify/[\w/]+\.py)`", line):
+            placed[item.group(1)] = section
+    return placed
+
+
+def test_architecture_page_lists_every_module_under_its_layer() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    names = [name for name, _ in LAYERS]
+    assert re.findall(r"^## \d+\. ([^:]+):", text, re.M) == names, "the sections follow LAYERS, bottom first"
+    paths = {str(p.relative_to(ROOT)): module_name(p) for p in (ROOT / "icrl_verify").rglob("*.py")}
+    expected = {path: names[layer] for path, module in paths.items() if (layer := layer_of(module)) is not None}
+    assert documented_layers(text) == expected
