@@ -97,6 +97,9 @@ def test_lookup_and_load_refuse_bad_names() -> None:
         catalogue.theorem("T9")
     with pytest.raises(ValueError, match=r"^path: expected 'package.module:attribute'"):
         catalogue.load("icrl_verify.catalogue")
+    check = catalogue.theorem("T1").factory()()
+    with pytest.raises(ValueError, match=r"^kind: expected one of exact, ball, mpmath, float64, torch, torch-cuda"):
+        check.prove(["quantum"], np.random.default_rng(0))
 
 
 def test_the_walk_catches_a_theorem_with_missing_parts() -> None:
