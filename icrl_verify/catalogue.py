@@ -53,7 +53,7 @@ class Theorem:
     kinds: tuple[str, ...]
     #: the report drawing its figures (``icrl-verify report --only NAME``)
     report: Ref
-    #: its benchmark (``icrl-verify bench --only NAME``), None when a sibling's benchmark covers it
+    #: its benchmark (``icrl-verify bench --only NAME``); None for none of its own (T1a-T1c run on T1's machinery)
     bench: Ref | None
     #: paths from the repository root
     page: str
