@@ -11,12 +11,11 @@ import pytest
 import torch
 from flint import fmpq, fmpq_mat
 
-from icrl_verify import constructions, neu
+from icrl_verify import catalogue, constructions, neu
 from icrl_verify.arith import ExactBackend
 from icrl_verify.arith.torch_backend import intra_op_threads
 from icrl_verify.attention import Head, LinearAttentionWeights, Mask, run_transformer
 from icrl_verify.checks import neu as t2
-from icrl_verify.checks.registry import BENCHMARKS, REPORTS, THEOREMS
 from icrl_verify.mrp import FiniteMRP, random_mrp
 from icrl_verify.prompts import expected_feature_prompts
 from icrl_verify.testing import assert_certified, assert_rejected
@@ -330,7 +329,8 @@ def test_feature_check_rejects_a_construction_with_the_wrong_step() -> None:
 
 
 def test_registered_and_provable() -> None:
-    assert THEOREMS["T2"]().key == "T2" and "neu" in BENCHMARKS and "neu" in REPORTS
+    assert catalogue.theorem("T2").factory()().key == "T2"
+    assert "neu" in catalogue.benchmarks() and "neu" in catalogue.reports()
     check = t2.NEUCheck(num_states=3, exact_depth=20, float_depth=200)
     results = check.prove(["exact", "float64", "torch", "ball", "mpmath"], np.random.default_rng(9), budget=0.25)
     assert_certified(results)
