@@ -8,12 +8,13 @@ from pathlib import Path
 from icrl_verify.checks.base import Figure, Provable
 from icrl_verify.checks.cot import CoTCheck, bench_cot
 from icrl_verify.checks.kernel_td import KernelTDCheck, bench_kernel_td
-from icrl_verify.checks.neu import NEUCheck, bench_neu, report_neu
+from icrl_verify.checks.neu import NEUCheck, bench_neu
 from icrl_verify.checks.pretrain import PretrainCheck, bench_pretrain, report_pretrain
 from icrl_verify.checks.td_family import TD0Check, bench_td0
 from icrl_verify.checks.td_variants import AverageRewardCheck, ResidualGradientCheck, TDLambdaCheck
 from icrl_verify.reports.cot import report_cot
 from icrl_verify.reports.kernel_td import report_kernel_td
+from icrl_verify.reports.neu import report_neu
 from icrl_verify.reports.td_family import report_td_family
 
 # key -> factory of the theorem's Provable check, in the order of docs/contract.md
