@@ -1,13 +1,19 @@
-"""Assertion helpers for theorem modules: failures show the claim, the backend, the values and the instance."""
+"""Test helpers for theorem modules: budgets, assertions that show the claim, backend, values and instance,
+and the shared per-backend property suite every theorem declares in a few lines."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import settings
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from icrl_verify.arith.kinds import KINDS
 from icrl_verify.certify import Certificate, ClaimResult, fmt_error
+from icrl_verify.checks.base import TheoremCheck
 
 REFERENCE_EXAMPLES = 25
 """The budget of the ``icrl-ci`` profile: ``budget(k)`` asks for k examples at this reference."""
@@ -65,3 +71,87 @@ def assert_implements(theorem: str, **options: Any) -> Certificate:
     if not certificate.passed:
         raise AssertionError(f"{theorem} does not hold for this construction:\n{certificate.explanation()}")
     return certificate
+
+
+SEEDS = st.integers(0, 2**32 - 1)
+"""Seeds of the batches the float kinds sample (a batch is one example)."""
+
+
+def _same(check: TheoremCheck[Any], value: Any) -> TheoremCheck[Any]:
+    return check
+
+
+@dataclass(frozen=True)
+class BackendSuite:
+    """The per-backend property tests of one theorem, written once and run for every kind in ``budgets``.
+
+    ``budgets[kind]`` is the number of examples under the ``icrl-ci`` profile (scaled like :func:`budget`).
+    A kind in ``batches`` (``torch``, ``torch-cuda``) draws a seed and certifies a batch of ``size`` tasks
+    sampled by ``sizer`` (a check with smaller float sizes); any other kind draws single instances from
+    ``check.strategy(kind)``. With ``variant`` (a strategy of a parameter such as λ, given whether the kind
+    takes exact inputs), each example also draws a value and ``with_variant(check, value)`` judges it.
+    A theorem module declares ``test_backends = BackendSuite(CHECK, {...}).tests()``. For a kind without
+    a batch the test is equivalent to::
+
+        @budget(budgets[kind])
+        @given(check.strategy(kind))
+        def test(instance):
+            assert_certified(check.run_on(kind, instance))
+    """
+
+    check: TheoremCheck[Any]
+    budgets: Mapping[str, int]
+    batches: Mapping[str, tuple[TheoremCheck[Any], int]] = field(default_factory=dict)
+    variant: Callable[[bool], st.SearchStrategy[Any]] | None = None
+    with_variant: Callable[[Any, Any], TheoremCheck[Any]] = _same
+
+    def __post_init__(self) -> None:
+        unknown = [k for k in (*self.budgets, *self.batches) if k not in KINDS]
+        if unknown:
+            raise ValueError(f"budgets: unknown kinds {unknown}; expected some of {', '.join(KINDS)}")
+        missing = [k for k in self.budgets if KINDS[k].float_backend == "torch" and k not in self.batches]
+        if missing:
+            raise ValueError(f"batches: the torch kinds {missing} need a (sizing check, batch size)")
+
+    def run(self, kind: str) -> None:
+        """Run the property of ``kind`` with its budget (fails with every failing claim and its instance)."""
+        __tracebackhide__ = True
+        spec = KINDS[kind]
+        values = self.variant(spec.exact_inputs) if self.variant is not None else st.none()
+        if kind in self.batches:
+            sizer, size = self.batches[kind]
+
+            @budget(self.budgets[kind])
+            @given(SEEDS, values)
+            def batch_property(seed: int, value: Any) -> None:
+                check = self.with_variant(sizer, value)
+                batch = check.sample_float(np.random.default_rng(seed), size)
+                assert_certified(check.run_float(batch, spec.float_backend or kind, spec.device))
+
+            batch_property()
+            return
+
+        @budget(self.budgets[kind])
+        @given(self.check.strategy(kind), values)
+        def instance_property(instance: Any, value: Any) -> None:
+            assert_certified(self.with_variant(self.check, value).run_on(kind, instance))
+
+        instance_property()
+
+    def tests(self) -> Callable[[str], None]:
+        """One test parametrised over the kinds of ``budgets`` (``torch-cuda`` carries the ``cuda`` marker,
+        which ``conftest.py`` turns into a skip on a machine without a CUDA device)."""
+        import pytest
+
+        params = [
+            pytest.param(kind, marks=[pytest.mark.cuda] if KINDS[kind].device == "cuda" else [], id=kind)
+            for kind in KINDS
+            if kind in self.budgets
+        ]
+
+        @pytest.mark.parametrize("kind", params)
+        def test_backends(kind: str) -> None:
+            __tracebackhide__ = True
+            self.run(kind)
+
+        return test_backends

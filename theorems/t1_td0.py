@@ -28,54 +28,25 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from icrl_verify import constructions
-from icrl_verify.arith import ExactBackend, cuda_available
+from icrl_verify.arith import ExactBackend
 from icrl_verify.attention import run_transformer
 from icrl_verify.checks.td_family import TD0Check, schwartz_zippel_bound
 from icrl_verify.prompts import td_prompt
-from icrl_verify.tasks import TDInstance
-from icrl_verify.testing import assert_certified, budget
+from icrl_verify.testing import BackendSuite, assert_certified
 
 CHECK = TD0Check()
 
 
-@given(CHECK.strategy("exact"))
-def test_exact_equality_at_every_layer(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_exact([instance]))
-
-
-@budget(8)
-@given(CHECK.strategy("ball"))
-def test_rigorous_balls_contain_zero(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_ball([instance]))
-
-
-@budget(4)
-@given(CHECK.strategy("mpmath"))
-def test_mpmath_error_falls_with_precision(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_ladder([instance]))
-
-
-@given(CHECK.strategy("float64"))
-def test_float64_inductive_step_within_running_bound(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_float(CHECK.batch_of(instance), "float64"))
-
-
-@budget(2)
-@given(st.integers(0, 2**32 - 1))
-def test_torch_batched_thousand_tasks(seed: int) -> None:
-    batch = TD0Check(float_n=30, float_depth=10).sample_float(np.random.default_rng(seed), 1000)
-    assert_certified(CHECK.run_float(batch, "torch"))
-
-
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
-def test_torch_cuda_batched() -> None:
-    batch = TD0Check(float_n=30, float_depth=10).sample_float(np.random.default_rng(0), 1000)
-    assert_certified(CHECK.run_float(batch, "torch", device="cuda"))
+SIZED = TD0Check(float_n=30, float_depth=10)
+test_backends = BackendSuite(
+    CHECK,
+    {"exact": 25, "ball": 8, "mpmath": 4, "float64": 25, "torch": 2, "torch-cuda": 1},
+    {"torch": (SIZED, 1000), "torch-cuda": (SIZED, 1000)},
+).tests()
+"""Exact equality at every layer, ball containment, the mpmath ladder, and the float64 / batched torch
+inductive step within running bounds (1000 tasks of d = 3, n = 30, L = 10 per torch batch)."""
 
 
 def test_default_certificate_sampler_has_negligible_false_pass_probability() -> None:

@@ -34,14 +34,14 @@ from hypothesis import strategies as st
 
 from icrl_verify import constructions
 from icrl_verify.algorithms import eligibility_traces
-from icrl_verify.arith import ExactBackend, cuda_available
+from icrl_verify.arith import ExactBackend
 from icrl_verify.attention import run_transformer, td_lambda_mask, tied
 from icrl_verify.checks.base import FloatBound, tracked_backend
 from icrl_verify.checks.td_family import TD0Check, counting_rational_inputs
 from icrl_verify.checks.td_variants import TDLambdaCheck, grid_instance
 from icrl_verify.strategies import matrices
 from icrl_verify.tasks import TDInstance
-from icrl_verify.testing import assert_certified, budget
+from icrl_verify.testing import BackendSuite, assert_certified
 
 
 def lambdas(exact: bool) -> st.SearchStrategy[Any]:
@@ -56,39 +56,20 @@ CHECK = TDLambdaCheck()
 """Draws the instances (task data do not depend on λ); each test builds the check of its λ."""
 
 
-@given(CHECK.strategy("exact"), lambdas(exact=True))
-def test_exact_equality_at_every_layer(instance: TDInstance, lam: Fraction) -> None:
-    assert_certified(TDLambdaCheck(lam).run_exact([instance]))
+def with_lambda(check: TDLambdaCheck, lam: Any) -> TDLambdaCheck:
+    """The check of trace parameter ``lam`` with the float sizes of ``check``."""
+    return TDLambdaCheck(lam, float_n=check.float_n, float_depth=check.float_depth)
 
 
-@budget(8)
-@given(CHECK.strategy("ball"), lambdas(exact=True))
-def test_rigorous_balls_contain_zero(instance: TDInstance, lam: Fraction) -> None:
-    assert_certified(TDLambdaCheck(lam).run_ball([instance]))
-
-
-@budget(4)
-@given(CHECK.strategy("mpmath"), lambdas(exact=True))
-def test_mpmath_error_falls_with_precision(instance: TDInstance, lam: Fraction) -> None:
-    assert_certified(TDLambdaCheck(lam).run_ladder([instance]))
-
-
-@given(CHECK.strategy("float64"), lambdas(exact=False))
-def test_float64_inductive_step_within_running_bound(instance: TDInstance, lam: float) -> None:
-    assert_certified(TDLambdaCheck(lam).run_float(CHECK.batch_of(instance), "float64"))
-
-
-@budget(2)
-@given(st.integers(0, 2**32 - 1), lambdas(exact=False))
-def test_torch_batched_tasks(seed: int, lam: float) -> None:
-    check = TDLambdaCheck(lam, float_n=30, float_depth=10)
-    assert_certified(check.run_float(check.sample_float(np.random.default_rng(seed), 256), "torch"))
-
-
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
-def test_torch_cuda_batched() -> None:
-    check = TDLambdaCheck(float_n=30, float_depth=10)
-    assert_certified(check.run_float(check.sample_float(np.random.default_rng(0), 1000), "torch", device="cuda"))
+SIZED = TDLambdaCheck(float_n=30, float_depth=10)
+test_backends = BackendSuite(
+    CHECK,
+    {"exact": 25, "ball": 8, "mpmath": 4, "float64": 25, "torch": 2, "torch-cuda": 1},
+    {"torch": (SIZED, 256), "torch-cuda": (SIZED, 1000)},
+    variant=lambdas,
+    with_variant=with_lambda,
+).tests()
+"""Every backend as T1, each example with its own λ (exact rationals for the exact kinds)."""
 
 
 def test_published_configuration_float64() -> None:

@@ -32,52 +32,26 @@ from hypothesis import strategies as st
 
 from icrl_verify import constructions
 from icrl_verify.algorithms import batch_residual_gradient
-from icrl_verify.arith import ExactBackend, Float64Backend, cuda_available
+from icrl_verify.arith import ExactBackend, Float64Backend
 from icrl_verify.attention import run_transformer, tied
 from icrl_verify.checks.td_variants import ResidualGradientCheck, grid_instance
 from icrl_verify.prompts import td_prompt
 from icrl_verify.strategies import matrices
 from icrl_verify.tasks import TDInstance
-from icrl_verify.testing import assert_certified, budget
+from icrl_verify.testing import BackendSuite, assert_certified
 
 CHECK = ResidualGradientCheck()
 EDGES = [(1, 1, 0, Fraction(0)), (1, 1, 3, Fraction(0)), (2, 1, 2, Fraction(1, 2))]
 """(d, n, L, γ) edge configurations run on every backend."""
 
 
-@given(CHECK.strategy("exact"))
-def test_exact_equality_at_every_layer(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_exact([instance]))
-
-
-@budget(8)
-@given(CHECK.strategy("ball"))
-def test_rigorous_balls_contain_zero(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_ball([instance]))
-
-
-@budget(4)
-@given(CHECK.strategy("mpmath"))
-def test_mpmath_error_falls_with_precision(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_ladder([instance]))
-
-
-@given(CHECK.strategy("float64"))
-def test_float64_inductive_step_within_running_bound(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_float(CHECK.batch_of(instance), "float64"))
-
-
-@budget(2)
-@given(st.integers(0, 2**32 - 1))
-def test_torch_batched_tasks(seed: int) -> None:
-    batch = ResidualGradientCheck(float_n=30, float_depth=10).sample_float(np.random.default_rng(seed), 256)
-    assert_certified(CHECK.run_float(batch, "torch"))
-
-
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
-def test_torch_cuda_batched() -> None:
-    batch = ResidualGradientCheck(float_n=30, float_depth=10).sample_float(np.random.default_rng(0), 1000)
-    assert_certified(CHECK.run_float(batch, "torch", device="cuda"))
+SIZED = ResidualGradientCheck(float_n=30, float_depth=10)
+test_backends = BackendSuite(
+    CHECK,
+    {"exact": 25, "ball": 8, "mpmath": 4, "float64": 25, "torch": 2, "torch-cuda": 1},
+    {"torch": (SIZED, 256), "torch-cuda": (SIZED, 1000)},
+).tests()
+"""Every backend as T1 (torch batches of 256 tasks of d = 3, n = 30, L = 10; 1000 on CUDA)."""
 
 
 def growth(check: ResidualGradientCheck, batch: TDInstance) -> float:

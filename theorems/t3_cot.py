@@ -40,55 +40,29 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from icrl_verify import constructions, cot
-from icrl_verify.arith import ExactBackend, cuda_available
+from icrl_verify.arith import ExactBackend
 from icrl_verify.attention import Head, LinearAttentionWeights, Mask, linear_attention, linear_attention_last
-from icrl_verify.checks.cot import CLAIM_ERROR, CoTCheck, CoTInstance, cot_instance, floor_fit
+from icrl_verify.checks.cot import CLAIM_ERROR, CoTCheck, cot_instance, floor_fit
 from icrl_verify.checks.td_family import schwartz_zippel_bound
 from icrl_verify.prompts import cot_prompt
 from icrl_verify.strategies import matrices
-from icrl_verify.testing import assert_certified, budget
+from icrl_verify.testing import BackendSuite, assert_certified, budget
 
 CHECK = CoTCheck()
 
 
-@given(CHECK.strategy("exact"))
-def test_exact_equality_at_every_thought(instance: CoTInstance) -> None:
-    assert_certified(CHECK.run_exact([instance]))
-
-
-@budget(6)
-@given(CHECK.strategy("ball"))
-def test_rigorous_balls_contain_zero(instance: CoTInstance) -> None:
-    assert_certified(CHECK.run_ball([instance]))
-
-
-@budget(3)
-@given(CHECK.strategy("mpmath"))
-def test_mpmath_error_falls_with_precision(instance: CoTInstance) -> None:
-    assert_certified(CHECK.run_ladder([instance]))
-
-
-@given(CHECK.strategy("float64"))
-def test_float64_inductive_step_within_running_bound(instance: CoTInstance) -> None:
-    assert_certified(CHECK.run_float(instance.as_batch(), "float64"))
-
-
-@budget(2)
-@given(st.integers(0, 2**32 - 1))
-def test_torch_batched_thousand_tasks(seed: int) -> None:
-    batch = CoTCheck(float_n=30, float_thoughts=10).sample_float(np.random.default_rng(seed), 1000)
-    assert_certified(CHECK.run_float(batch, "torch"))
-
-
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
-def test_torch_cuda_batched() -> None:
-    batch = CoTCheck(float_n=30, float_thoughts=10).sample_float(np.random.default_rng(0), 1000)
-    assert_certified(CHECK.run_float(batch, "torch", device="cuda"))
+SIZED = CoTCheck(float_n=30, float_thoughts=10)
+test_backends = BackendSuite(
+    CHECK,
+    {"exact": 25, "ball": 6, "mpmath": 3, "float64": 25, "torch": 2, "torch-cuda": 1},
+    {"torch": (SIZED, 1000), "torch-cuda": (SIZED, 1000)},
+).tests()
+"""Exact equality at every thought, balls, the mpmath ladder, and the float64 / batched torch inductive
+step within running bounds (1000 tasks of d = 3, n = 30, K = 10 per torch batch)."""
 
 
 @budget(3)
