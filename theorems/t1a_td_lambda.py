@@ -39,18 +39,9 @@ from icrl_verify.attention import run_transformer, td_lambda_mask, tied
 from icrl_verify.checks.base import FloatBound, tracked_backend
 from icrl_verify.checks.td_family import TD0Check, counting_rational_inputs
 from icrl_verify.checks.td_variants import TDLambdaCheck, grid_instance
-from icrl_verify.strategies import matrices
+from icrl_verify.strategies import lambdas, matrices
 from icrl_verify.tasks import TDInstance
 from icrl_verify.testing import BackendSuite, assert_certified
-
-
-def lambdas(exact: bool) -> st.SearchStrategy[Any]:
-    """Trace parameters in [0, 1], always including the edges λ = 0 (TD(0)) and λ = 1."""
-    if exact:
-        grid = st.builds(Fraction, st.integers(0, 16), st.just(16))
-        return st.one_of(st.sampled_from([Fraction(0), Fraction(1)]), grid)
-    return st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
-
 
 CHECK = TDLambdaCheck()
 """Draws the instances (task data do not depend on λ); each test builds the check of its λ."""

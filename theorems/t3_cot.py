@@ -49,7 +49,7 @@ from icrl_verify.attention import Head, LinearAttentionWeights, Mask, linear_att
 from icrl_verify.checks.cot import CLAIM_ERROR, CoTCheck, cot_instance, floor_fit
 from icrl_verify.checks.td_family import schwartz_zippel_bound
 from icrl_verify.prompts import cot_prompt
-from icrl_verify.strategies import matrices
+from icrl_verify.strategies import decoding_steps, matrices
 from icrl_verify.testing import BackendSuite, assert_certified, budget
 
 CHECK = CoTCheck()
@@ -108,15 +108,7 @@ def test_default_certificate_sampler_has_negligible_false_pass_probability() -> 
 
 @budget(10)
 @given(
-    st.integers(1, 3).flatmap(
-        lambda d: st.tuples(
-            st.just(d),
-            st.integers(1, 4),
-            st.integers(0, 3),
-            matrices((3 * d + 2, 3 * d + 2), exact=True),
-            matrices((3 * d + 2, 3 * d + 2), exact=True),
-        )
-    ),
+    decoding_steps(),
     st.data(),
 )
 def test_decoding_step_is_the_last_column_of_the_generic_layer(

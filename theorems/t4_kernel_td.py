@@ -44,7 +44,6 @@ import numpy as np
 import pytest
 from flint import arb, arb_mat, ctx
 from hypothesis import given
-from hypothesis import strategies as st
 from numpy.typing import NDArray
 from scipy import stats
 
@@ -65,6 +64,7 @@ from icrl_verify.checks.kernel_td import (
     tabular_kernel_mrp,
 )
 from icrl_verify.prompts import kernel_td_prompt
+from icrl_verify.strategies import kernel_population_parameters
 from icrl_verify.testing import BackendSuite, assert_certified, budget
 
 CHECK = KernelTDCheck()
@@ -190,11 +190,7 @@ def test_online_form_with_indicator_kernel_is_tabular_td0() -> None:
 
 
 @budget(6)
-@given(
-    st.integers(2, 6).flatmap(
-        lambda S: st.tuples(st.just(S), st.integers(0, 2**32 - 1), st.sampled_from([0, 1, 3, 5, 7]))
-    )
-)
+@given(kernel_population_parameters())
 def test_population_contraction_and_rate_in_balls(params: tuple[int, int, int]) -> None:
     """Generated MRPs meet min_s M_π(s,s) ≥ (1+γ)/2 + c (certified), then ‖I − M_π + γM_πP‖_∞ < 1 − 2c
     and ‖v_k − v_π‖_∞ ≤ (1 − 2c)^k ‖v_π‖_∞ for k ≤ 12 (γ = 0 included)."""
