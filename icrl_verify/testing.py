@@ -3,15 +3,18 @@ and the shared per-backend property suite every theorem declares in a few lines.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from icrl_verify.arith.exact import ExactBackend
 from icrl_verify.arith.kinds import KINDS
+from icrl_verify.attention import run_transformer, tied
 from icrl_verify.certify import Certificate, ClaimResult, fmt_error
 from icrl_verify.checks.base import TheoremCheck
 
@@ -75,6 +78,16 @@ def assert_implements(theorem: str, **options: Any) -> Certificate:
 
 SEEDS = st.integers(0, 2**32 - 1)
 """Seeds of the batches the float kinds sample (a batch is one example)."""
+BUDGETS = {"exact": 25, "ball": 8, "mpmath": 4, "float64": 25, "torch": 2, "torch-cuda": 1}
+"""Examples per kind under ``icrl-ci`` of a theorem whose instances are cheap (the TD family); a theorem
+with dearer instances passes its own (for example ``{**BUDGETS, "ball": 6, "mpmath": 3}``)."""
+
+
+def torch_batches(
+    sizer: TheoremCheck[Any], size: int, cuda_size: int = 1000
+) -> dict[str, tuple[TheoremCheck[Any], int]]:
+    """The ``batches`` of a :class:`BackendSuite`: ``sizer`` samples ``size`` tasks on torch, ``cuda_size`` on CUDA."""
+    return {"torch": (sizer, size), "torch-cuda": (sizer, cuda_size)}
 
 
 def _same(check: TheoremCheck[Any], value: Any) -> TheoremCheck[Any]:
@@ -90,8 +103,8 @@ class BackendSuite:
     sampled by ``sizer`` (a check with smaller float sizes); any other kind draws single instances from
     ``check.strategy(kind)``. With ``variant`` (a strategy of a parameter such as λ, given whether the kind
     takes exact inputs), each example also draws a value and ``with_variant(check, value)`` judges it.
-    A theorem module declares ``test_backends = BackendSuite(CHECK, {...}).tests()``. For a kind without
-    a batch the test is equivalent to::
+    A theorem module declares ``test_backends = BackendSuite(CHECK, torch_batches(SIZED, 1000)).tests()``.
+    For a kind without a batch the test is equivalent to::
 
         @budget(budgets[kind])
         @given(check.strategy(kind))
@@ -100,8 +113,8 @@ class BackendSuite:
     """
 
     check: TheoremCheck[Any]
-    budgets: Mapping[str, int]
-    batches: Mapping[str, tuple[TheoremCheck[Any], int]] = field(default_factory=dict)
+    batches: Mapping[str, tuple[TheoremCheck[Any], int]]
+    budgets: Mapping[str, int] = field(default_factory=lambda: dict(BUDGETS))
     variant: Callable[[bool], st.SearchStrategy[Any]] | None = None
     with_variant: Callable[[Any, Any], TheoremCheck[Any]] = _same
 
@@ -155,3 +168,41 @@ class BackendSuite:
             self.run(kind)
 
         return test_backends
+
+
+WORKED_EXAMPLE = (
+    np.array([[Fraction(1)], [Fraction(2)]], dtype=object),
+    np.array([[Fraction(2)], [Fraction(1)]], dtype=object),
+    np.array([Fraction(1), Fraction(-1)], dtype=object),
+    np.array([Fraction(3)], dtype=object),
+    Fraction(1, 2),
+)
+"""The T1 worked example of docs/contract.md as task data: φ = (1, 2), φ' = (2, 1), r = (1, −1), φ_q = 3, γ = 1/2."""
+
+
+def exact_row(states: Sequence[Any], row: int, layers: Iterable[int]) -> list[list[Fraction]]:
+    """Row ``row`` of the exact (fmpq) states after each layer in ``layers``, as Fractions."""
+    return [[Fraction(int(x.p), int(x.q)) for x in states[l].table()[row]] for l in layers]
+
+
+def assert_tied_stack_is_untied(
+    construction: Callable[[int, Sequence[Any], int], list[Any]],
+    check_of: Callable[[Any], Any],
+    instance: Any,
+    C: Any,
+    depth: int,
+) -> None:
+    """One layer of ``construction`` (preconditioner ``C``) applied ``depth`` times gives exactly the states of
+    the untied stack with ``depth`` equal layers, and the tied stack passes ``check_of(tied construction)``."""
+    __tracebackhide__ = True
+    bk = ExactBackend()
+    d, n = instance.d, instance.n
+
+    def looped(d: int, Cs: Sequence[Any], n: int) -> list[Any]:
+        return tied(construction(d, [C], n)[0], len(Cs))
+
+    Z0 = bk.asmatrix(check_of(construction).build_prompt(instance))
+    assert run_transformer(bk, Z0, looped(d, [C] * depth, n)) == run_transformer(
+        bk, Z0, construction(d, [C] * depth, n)
+    )
+    assert_certified(check_of(looped).run_exact([replace(instance, preconditioners=(C,) * depth)]))

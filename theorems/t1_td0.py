@@ -34,17 +34,12 @@ from icrl_verify.arith import ExactBackend
 from icrl_verify.attention import run_transformer
 from icrl_verify.checks.td_family import TD0Check, schwartz_zippel_bound
 from icrl_verify.prompts import td_prompt
-from icrl_verify.testing import BackendSuite, assert_certified
+from icrl_verify.testing import WORKED_EXAMPLE, BackendSuite, assert_certified, exact_row, torch_batches
 
 CHECK = TD0Check()
 
 
-SIZED = TD0Check(float_n=30, float_depth=10)
-test_backends = BackendSuite(
-    CHECK,
-    {"exact": 25, "ball": 8, "mpmath": 4, "float64": 25, "torch": 2, "torch-cuda": 1},
-    {"torch": (SIZED, 1000), "torch-cuda": (SIZED, 1000)},
-).tests()
+test_backends = BackendSuite(CHECK, torch_batches(TD0Check(float_n=30, float_depth=10), 1000)).tests()
 """Exact equality at every layer, ball containment, the mpmath ladder, and the float64 / batched torch
 inductive step within running bounds (1000 tasks of d = 3, n = 30, L = 10 per torch batch)."""
 
@@ -59,15 +54,8 @@ def test_default_certificate_sampler_has_negligible_false_pass_probability() -> 
 def test_worked_example_of_the_spec() -> None:
     """d = 1, n = 2, C = 1, φ = (1, 2), γφ' = (1, 0.5) (γ = 1/2, φ' = (2, 1)), r = (1, −1), φ_q = 3 (contract, T1)."""
     F = Fraction
-    Z0 = td_prompt(
-        np.array([[F(1)], [F(2)]], dtype=object),
-        np.array([[F(2)], [F(1)]], dtype=object),
-        np.array([F(1), F(-1)], dtype=object),
-        np.array([F(3)], dtype=object),
-        F(1, 2),
-    )
     one = np.array([[F(1)]], dtype=object)
     bk = ExactBackend()
+    Z0 = td_prompt(*WORKED_EXAMPLE)
     states = run_transformer(bk, bk.asmatrix(Z0), constructions.td0(1, [one] * 3, n=2))
-    last_rows = [[F(int(states[l][2, j].p), int(states[l][2, j].q)) for j in range(3)] for l in (1, 2, 3)]
-    assert last_rows == [[1, F(-1, 4), F(3, 2)], [1, F(-5, 8), F(3, 4)], [1, F(-7, 16), F(9, 8)]]
+    assert exact_row(states, 2, (1, 2, 3)) == [[1, F(-1, 4), F(3, 2)], [1, F(-5, 8), F(3, 4)], [1, F(-7, 16), F(9, 8)]]

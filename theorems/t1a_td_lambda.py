@@ -23,8 +23,8 @@ stack equals the untied stack with equal layers.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from fractions import Fraction
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -35,13 +35,13 @@ from hypothesis import strategies as st
 from icrl_verify import constructions
 from icrl_verify.algorithms import eligibility_traces
 from icrl_verify.arith import ExactBackend
-from icrl_verify.attention import run_transformer, td_lambda_mask, tied
+from icrl_verify.attention import run_transformer, td_lambda_mask
 from icrl_verify.checks.base import FloatBound, tracked_backend
 from icrl_verify.checks.td_family import TD0Check, counting_rational_inputs
 from icrl_verify.checks.td_variants import TDLambdaCheck, grid_instance
 from icrl_verify.strategies import lambdas, matrices
 from icrl_verify.tasks import TDInstance
-from icrl_verify.testing import BackendSuite, assert_certified
+from icrl_verify.testing import BackendSuite, assert_certified, assert_tied_stack_is_untied, torch_batches
 
 CHECK = TDLambdaCheck()
 """Draws the instances (task data do not depend on λ); each test builds the check of its λ."""
@@ -52,11 +52,9 @@ def with_lambda(check: TDLambdaCheck, lam: Any) -> TDLambdaCheck:
     return TDLambdaCheck(lam, float_n=check.float_n, float_depth=check.float_depth)
 
 
-SIZED = TDLambdaCheck(float_n=30, float_depth=10)
 test_backends = BackendSuite(
     CHECK,
-    {"exact": 25, "ball": 8, "mpmath": 4, "float64": 25, "torch": 2, "torch-cuda": 1},
-    {"torch": (SIZED, 256), "torch-cuda": (SIZED, 1000)},
+    torch_batches(TDLambdaCheck(float_n=30, float_depth=10), 256),
     variant=lambdas,
     with_variant=with_lambda,
 ).tests()
@@ -99,16 +97,12 @@ def test_lambda_zero_is_td0_state_for_state(instance: TDInstance) -> None:
 @given(CHECK.strategy("exact"), st.data())
 def test_weight_tied_stack_equals_untied_stack(instance: TDInstance, data: st.DataObject) -> None:
     """One layer applied L times is the untied stack with L equal layers, exactly, and it is TD(λ) with C_l = C."""
-    d, n = instance.d, instance.n
     lam = data.draw(lambdas(exact=True), label="lam")
     depth = data.draw(st.integers(0, 4), label="L")
-    C = data.draw(matrices((d, d), exact=True), label="C")
-    bk = ExactBackend()
-    Z0 = bk.asmatrix(CHECK.build_prompt(instance))
-    looped = tied(constructions.td_lambda(d, [C], n, lam)[0], depth)
-    assert run_transformer(bk, Z0, looped) == run_transformer(bk, Z0, constructions.td_lambda(d, [C] * depth, n, lam))
-    check = TDLambdaCheck(lam, construction=lambda d, Cs, n: tied(constructions.td_lambda(d, [C], n, lam)[0], len(Cs)))
-    assert_certified(check.run_exact([replace(instance, preconditioners=(C,) * depth)]))
+    C = data.draw(matrices((instance.d, instance.d), exact=True), label="C")
+    assert_tied_stack_is_untied(
+        partial(constructions.td_lambda, lam=lam), partial(TDLambdaCheck, lam), instance, C, depth
+    )
 
 
 @given(st.integers(1, 8), st.integers(1, 3), lambdas(exact=True), st.data())

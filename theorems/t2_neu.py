@@ -43,16 +43,14 @@ from icrl_verify.arith.torch_backend import intra_op_threads
 from icrl_verify.checks import neu as t2
 from icrl_verify.mrp import FiniteMRP, random_mrp
 from icrl_verify.strategies import finite_mrps
-from icrl_verify.testing import BackendSuite, assert_certified, budget
+from icrl_verify.testing import BUDGETS, BackendSuite, assert_certified, budget, torch_batches
 
 seeds = st.integers(0, 2**32 - 1)
 FORWARD = t2.ExpectedTDCheck()
 
 
 test_forward_pass_is_expected_td = BackendSuite(
-    FORWARD,
-    {"exact": 25, "ball": 4, "mpmath": 3, "float64": 25, "torch": 2, "torch-cuda": 1},
-    {"torch": (FORWARD, 100), "torch-cuda": (FORWARD, 100)},
+    FORWARD, torch_batches(FORWARD, 100, cuda_size=100), {**BUDGETS, "ball": 4, "mpmath": 3}
 ).tests()
 """θ*_TD(S·I) on the enumerated prompt is expected TD from (P, r, Φ, γ) (value iteration at Φ = I): exact
 rationals, balls, the mpmath ladder, and the inductive step in float64 and on torch batches of 100 tasks."""

@@ -50,16 +50,20 @@ from icrl_verify.checks.cot import CLAIM_ERROR, CoTCheck, cot_instance, floor_fi
 from icrl_verify.checks.td_family import schwartz_zippel_bound
 from icrl_verify.prompts import cot_prompt
 from icrl_verify.strategies import decoding_steps, matrices
-from icrl_verify.testing import BackendSuite, assert_certified, budget
+from icrl_verify.testing import (
+    BUDGETS,
+    WORKED_EXAMPLE,
+    BackendSuite,
+    assert_certified,
+    budget,
+    torch_batches,
+)
 
 CHECK = CoTCheck()
 
 
-SIZED = CoTCheck(float_n=30, float_thoughts=10)
 test_backends = BackendSuite(
-    CHECK,
-    {"exact": 25, "ball": 6, "mpmath": 3, "float64": 25, "torch": 2, "torch-cuda": 1},
-    {"torch": (SIZED, 1000), "torch-cuda": (SIZED, 1000)},
+    CHECK, torch_batches(CoTCheck(float_n=30, float_thoughts=10), 1000), {**BUDGETS, "ball": 6, "mpmath": 3}
 ).tests()
 """Exact equality at every thought, balls, the mpmath ladder, and the float64 / batched torch inductive
 step within running bounds (1000 tasks of d = 3, n = 30, K = 10 per torch batch)."""
@@ -135,12 +139,8 @@ def test_worked_example_matches_t1() -> None:
     r = (1, −1), φ_q = 3): thoughts carry w = −1/2, −1/4, −3/8, so ⟨φ_q, w_k⟩ = −3/2, −3/4, −9/8,
     the negated query entries (3/2, 3/4, 9/8) of the three-layer T1 transformer."""
     F = Fraction
-    Z0 = cot_prompt(
-        np.array([[F(1)], [F(2)]], dtype=object),
-        np.array([[F(2)], [F(1)]], dtype=object),
-        np.array([F(1), F(-1)], dtype=object),
-        F(1, 2),
-    )
+    features, next_features, rewards, _, gamma = WORKED_EXAMPLE
+    Z0 = cot_prompt(features, next_features, rewards, gamma)
     bk = ExactBackend()
     Z = cot.generate(bk, bk.asmatrix(Z0), constructions.cot_td(1, np.array([[F(1)]], dtype=object)), 3)
     tokens = [[F(int(Z[i, 2 + k].p), int(Z[i, 2 + k].q)) for i in range(5)] for k in range(4)]

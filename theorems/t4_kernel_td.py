@@ -79,11 +79,13 @@ def claim(results: list[Any], name: str) -> Any:
 # --- claims 1 and 2: the forward pass is weighted softmax TD, the target invariant holds ------------
 
 
-SIZED = KernelTDCheck(float_n=16, float_depth=6)
 test_backends = BackendSuite(
     CHECK,
+    {
+        "torch": (KernelTDCheck(float_n=16, float_depth=6), 100),
+        "torch-cuda": (KernelTDCheck(float_n=30, float_depth=10), 1000),
+    },
     {"ball": 10, "mpmath": 3, "float64": 25, "torch": 1, "torch-cuda": 1},
-    {"torch": (SIZED, 100), "torch-cuda": (KernelTDCheck(float_n=30, float_depth=10), 1000)},
 ).tests()
 """Claims 1 and 2 in balls, on the mpmath ladder, and as the float64 / batched torch inductive step (no exact
 kind: exp makes the kernel irrational, see ``test_exact_rationals_cannot_certify_softmax``)."""

@@ -13,12 +13,13 @@ from icrl_verify.algorithms import context_blocks
 from icrl_verify.arith.base import Backend, to_fraction
 from icrl_verify.arith.exact import ExactBackend
 from icrl_verify.arith.float64 import Float64Backend
+from icrl_verify.tasks import ContextSizes, exact_array, float_batch_of_one
 
 M = TypeVar("M")
 
 
 @dataclass(frozen=True)
-class CoTInstance:
+class CoTInstance(ContextSizes):
     """T3 task data: a context, a query, a preconditioner C used by every thought, the number of
     thoughts K and the empirical fixed point w_n (None when A_n is singular). Arrays are (n, d),
     (n, d), (n,), (d,), (d, d), (d,), or batched with a leading axis B; ``next_features`` is φ'_i
@@ -34,16 +35,6 @@ class CoTInstance:
     thoughts: int
     fixed_point: NDArray[Any] | None
 
-    @property
-    def d(self) -> int:
-        """Feature dimension."""
-        return int(self.features.shape[-1])
-
-    @property
-    def n(self) -> int:
-        """Number of context tokens."""
-        return int(self.features.shape[-2])
-
     def take(self, rows: slice) -> CoTInstance:
         """The batch entries ``rows`` of a batched instance."""
         fp = None if self.fixed_point is None else self.fixed_point[rows]
@@ -54,7 +45,7 @@ class CoTInstance:
 
     def as_batch(self) -> CoTInstance:
         """A single instance as a float64 batch of one (float backends are batched)."""
-        f = _batch_of_one
+        f = float_batch_of_one
         fp = None if self.fixed_point is None else f(self.fixed_point)
         return CoTInstance(
             f(self.features), f(self.next_features), f(self.rewards), f(self.query), float(self.gamma),
@@ -68,28 +59,15 @@ class CoTInstance:
             isinstance(self.gamma, Fraction)
         ):
             return self
-        R = _rationals
+        R = exact_array
         return cot_instance(
             R(self.features), R(self.next_features), R(self.rewards), R(self.query), to_fraction(self.gamma),
             R(self.C), self.thoughts,
         )  # fmt: skip
 
 
-def _batch_of_one(a: NDArray[Any]) -> NDArray[np.float64]:
-    return np.asarray(a, dtype=np.float64)[None]
-
-
 def _is_rational(a: NDArray[Any]) -> bool:
     return a.dtype == object and all(isinstance(x, Fraction) for x in a.flat)
-
-
-def _rationals(a: Any) -> NDArray[Any]:
-    """An array of exact Fractions with the values of ``a`` (floats are dyadic rationals)."""
-    arr = np.asarray(a)
-    out = np.empty(arr.shape, dtype=object)
-    for idx, x in np.ndenumerate(arr):
-        out[idx] = to_fraction(x)
-    return out
 
 
 def empirical_td_system(bk: Backend[M], features: M, next_features: M, rewards: M) -> tuple[M, M]:

@@ -33,6 +33,7 @@ from icrl_verify.certify import ClaimPair, ClaimResult
 from icrl_verify.checks.base import FloatBound, TheoremCheck
 from icrl_verify.checks.kernel_td.population import TabularKernelMRP, certify_population, tabular_kernel_mrp
 from icrl_verify.prompts import kernel_td_prompt
+from icrl_verify.tasks import float_batch_of_one
 
 M = TypeVar("M")
 Construction = Callable[[int, Any, Any], SoftmaxAttentionWeights]
@@ -175,11 +176,8 @@ class KernelTDCheck(TheoremCheck[KernelTDInstance]):
         return strategies.kernel_td_instances(kind)
 
     def batch_of(self, instance: KernelTDInstance) -> KernelTDInstance:
-        f = np.asarray
-        return KernelTDInstance(
-            f(instance.features, dtype=np.float64)[None], f(instance.rewards, dtype=np.float64)[None],
-            float(instance.alpha), float(instance.gamma), instance.depth,
-        )  # fmt: skip
+        features, rewards = float_batch_of_one(instance.features), float_batch_of_one(instance.rewards)
+        return KernelTDInstance(features, rewards, float(instance.alpha), float(instance.gamma), instance.depth)
 
     def single(self, batch: KernelTDInstance, k: int) -> KernelTDInstance:
         return KernelTDInstance(batch.features[k], batch.rewards[k], batch.alpha, batch.gamma, batch.depth)

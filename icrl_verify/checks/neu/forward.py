@@ -33,6 +33,7 @@ from icrl_verify.neu import (
     value_iteration_layers,
 )
 from icrl_verify.prompts import expected_feature_prompts
+from icrl_verify.tasks import float_batch_of_one
 
 # --- the forward pass as expected TD -------------------------------------------------------------
 
@@ -112,11 +113,8 @@ class ExpectedTDCheck(TheoremCheck[ExpectedTDInstance]):
         return strategies.expected_td_instances(kind)
 
     def batch_of(self, instance: ExpectedTDInstance) -> ExpectedTDInstance:
-        f = np.asarray
-        return ExpectedTDInstance(
-            f(instance.transition, dtype=np.float64)[None], f(instance.rewards, dtype=np.float64)[None],
-            f(instance.features, dtype=np.float64)[None], float(instance.gamma), instance.depth,
-        )  # fmt: skip
+        P, r, Phi = (float_batch_of_one(a) for a in (instance.transition, instance.rewards, instance.features))
+        return ExpectedTDInstance(P, r, Phi, float(instance.gamma), instance.depth)
 
     def single(self, batch: ExpectedTDInstance, k: int) -> ExpectedTDInstance:
         return ExpectedTDInstance(batch.transition[k], batch.rewards[k], batch.features[k], batch.gamma, batch.depth)
