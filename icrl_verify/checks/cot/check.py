@@ -50,7 +50,7 @@ def documented_context(bk: Backend[M], blocks: tuple[M, M, M]) -> M:
     return bk.concat([features, next_features, rewards, bk.zeros(d + 1, n)], axis=0)
 
 
-def thought_token(bk: Backend[M], w: M) -> M:
+def _thought_token(bk: Backend[M], w: M) -> M:
     """The token the theorem says thought k is: (0, 0, 0, w, 1)."""
     d, _ = bk.shape(w)
     return bk.concat([bk.zeros(2 * d + 1, 1), w, bk.asmatrix(np.ones((1, 1)))], axis=0)
@@ -193,7 +193,7 @@ class CoTCheck(TheoremCheck[CoTInstance]):
         for k in range(K + 1):
             pairs += [
                 ClaimPair(CLAIM_W, k, read[k], ws[k]),
-                ClaimPair(CLAIM_TOKEN, k, cot.thought(bk, Z, k, n), thought_token(bk, ws[k])),
+                ClaimPair(CLAIM_TOKEN, k, cot.thought(bk, Z, k, n), _thought_token(bk, ws[k])),
                 ClaimPair(CLAIM_VALUE, k, cot.value(bk, query, read[k]), _t1_value(bk, t1[k], d, n)),
             ]
         if inst.fixed_point is not None:
@@ -234,7 +234,7 @@ class CoTCheck(TheoremCheck[CoTInstance]):
         pairs: list[ClaimPair[Any]] = [
             ClaimPair(CLAIM_PROMPT, 0, bk.block(Zc, slice(None), slice(0, n)), documented_context(bk, blocks)),
             ClaimPair(CLAIM_W, 0, w0, bk.zeros(d, 1)),
-            ClaimPair(CLAIM_TOKEN, 0, first, thought_token(bk, bk.zeros(d, 1))),
+            ClaimPair(CLAIM_TOKEN, 0, first, _thought_token(bk, bk.zeros(d, 1))),
             ClaimPair(CLAIM_VALUE, 0, cot.value(bk, query, w0), _t1_value(bk, Zt, d, n)),
         ]
         seat = Zc  # context and c_0; each step appends the exact token of the reference iterate
@@ -246,11 +246,11 @@ class CoTCheck(TheoremCheck[CoTInstance]):
             t1_next = linear_attention(bk, _t1_seat(bk, Zt, w, blocks, query), t1_layer)
             pairs += [
                 ClaimPair(CLAIM_W, k + 1, read, w_next),
-                ClaimPair(CLAIM_TOKEN, k + 1, nxt, thought_token(bk, w_next)),
+                ClaimPair(CLAIM_TOKEN, k + 1, nxt, _thought_token(bk, w_next)),
                 ClaimPair(CLAIM_VALUE, k + 1, cot.value(bk, query, read), _t1_value(bk, t1_next, d, n)),
                 ClaimPair(CLAIM_ERROR, k + 1, bk.sub(read, w_n), bk.add(bk.matmul(T, bk.sub(w, w_n)), residual)),
             ]
-            seat = bk.concat([seat, thought_token(bk, bk.exact_input(ws[k + 1]))], axis=1)
+            seat = bk.concat([seat, _thought_token(bk, bk.exact_input(ws[k + 1]))], axis=1)
         return pairs
 
     # -- the claims that are not equalities ------------------------------------------------------

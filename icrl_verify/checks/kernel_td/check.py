@@ -100,7 +100,7 @@ def _grid(rng: np.random.Generator, shape: tuple[int, ...], numerator: int) -> N
     return out
 
 
-def trajectory_features(rng: np.random.Generator, table: NDArray[Any], n: int) -> NDArray[Any]:
+def _trajectory_features(rng: np.random.Generator, table: NDArray[Any], n: int) -> NDArray[Any]:
     """x(S_0..S_n) for a uniformly random state sequence over the rows of ``table`` (states repeat)."""
     states = rng.integers(0, table.shape[0], size=n + 1)
     return table[states]
@@ -155,7 +155,7 @@ class KernelTDCheck(TheoremCheck[KernelTDInstance]):
         rewards, α ∈ {1/8, …, 1}, γ ∈ {0, 1/16, …, 15/16}."""
         d, n = self.d, self.n
         table = _grid(rng, (int(rng.integers(2, n + 2)), d), FEATURE_NUMERATOR)
-        features, rewards = trajectory_features(rng, table, n), _grid(rng, (n,), FEATURE_DENOMINATOR)
+        features, rewards = _trajectory_features(rng, table, n), _grid(rng, (n,), FEATURE_DENOMINATOR)
         alpha = Fraction(int(rng.integers(1, 9)), 8)
         gamma = Fraction(int(rng.integers(0, 16)), 16)
         return KernelTDInstance(features, rewards, alpha, gamma, self.depth)

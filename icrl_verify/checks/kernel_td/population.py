@@ -136,7 +136,7 @@ class PopulationCertificate:
         )
 
 
-def population_operator(bk: Backend[M], kernel: M, P: M, gamma: Any) -> M:
+def _population_operator(bk: Backend[M], kernel: M, P: M, gamma: Any) -> M:
     """T = I − M_π + γ M_π P: the linear part of one population step (v ← T v + M_π r)."""
     S, _ = bk.shape(P)
     return bk.add(bk.sub(bk.eye(S), kernel), bk.scale(bk.matmul(kernel, P), gamma))
@@ -163,7 +163,7 @@ def certify_population(task: TabularKernelMRP, depth: int, prec: int = 256) -> P
         c = Fraction(math.floor(lowest * grid) - 1, grid)
         c_ball = arb(to_fmpq(c))
         assumption = c > 0 and all(e >= c_ball for e in excess)
-        rows = _row_abs_sums(population_operator(bk, kernel, P, task.gamma))
+        rows = _row_abs_sums(_population_operator(bk, kernel, P, task.gamma))
         limit = 1 - 2 * c_ball
         contraction_ok = assumption and all(row < limit for row in rows)
         norm_upper = max(float(row.upper()) for row in rows)
@@ -185,7 +185,7 @@ def certify_population(task: TabularKernelMRP, depth: int, prec: int = 256) -> P
 # --- statistics over trajectories ----------------------------------------------------------------
 
 
-def full_coverage_trajectory(
+def _full_coverage_trajectory(
     task: FiniteMRP, n: int, rng: np.random.Generator, attempts: int = 1000
 ) -> NDArray[np.int64]:
     """States S_0..S_n of a roll-out whose sources S_0..S_{n−1} visit every state (resampled until so)."""
@@ -214,7 +214,7 @@ def sup_error_curves(
     per_chunk = max(1, chunk_entries // (n + 1) ** 2)
     for start in range(0, seeds, per_chunk):
         size = min(per_chunk, seeds - start)
-        trajs = np.stack([full_coverage_trajectory(task, n, rng) for _ in range(size)])
+        trajs = np.stack([_full_coverage_trajectory(task, n, rng) for _ in range(size)])
         Z0 = kernel_td_prompt(task.features[trajs], task.r[trajs[:, :-1]])
         states = run_softmax_transformer(bk, bk.asmatrix(Z0), [layer] * depth)
         for l, Z in enumerate(states):
@@ -228,5 +228,5 @@ def population_rate(task: FiniteMRP) -> tuple[float, float]:
     bk = Float64Backend()
     kernel = population_softmax_kernel(bk, task.features, task.stationary[None, :])
     c = float(np.min(np.diag(kernel)) - (1 + task.gamma) / 2)
-    T = population_operator(bk, kernel, task.P, task.gamma)
+    T = _population_operator(bk, kernel, task.P, task.gamma)
     return c, float(np.max(np.abs(T).sum(axis=1)))

@@ -74,7 +74,7 @@ TDConstruction = Callable[[int, Sequence[Any], int], list[LinearAttentionWeights
 """(d, preconditioners, n) -> layers, like :func:`icrl_verify.constructions.td0`."""
 
 
-def feature_errors(
+def _feature_errors(
     inst: FeatureInstance, depth: int = FEATURE_DEPTH, construction: TDConstruction = constructions.td0
 ) -> FloatArray:
     """max_s |TF_L(s) − φ(s)ᵀw̄| for L = 0..depth: the generic transformer θ*_TD(C, …, C) on the
@@ -98,7 +98,7 @@ def check_features(
     worst = 0.0
     for k, inst in enumerate(instances):
         rho = inst.spectral_radius()
-        errs = feature_errors(inst, construction=construction)
+        errs = _feature_errors(inst, construction=construction)
         rate, used = fitted_rate(range(len(errs)), errs, rho)
         deviation = abs(rate - rho) / rho if np.isfinite(rate) else float("inf")
         worst = max(worst, deviation)

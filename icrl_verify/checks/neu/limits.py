@@ -133,7 +133,7 @@ def fitted_rate(depths: Sequence[int], values: FloatArray, predicted: float) -> 
     return float(np.exp(slope)), (int(L[use][0]), int(L[use][-1]))
 
 
-def rate_agrees(rate: float, predicted: float) -> bool:
+def _rate_agrees(rate: float, predicted: float) -> bool:
     """|rate − predicted| ≤ 10%·predicted and |log rate − log predicted| ≤ 10%·|log predicted|."""
     if not (np.isfinite(rate) and rate > 0 and 0 < predicted < 1):
         return False
@@ -162,7 +162,7 @@ def check_limit(
             res.record(float(series[last]), bool(series[last] < NEU_TARGET), msg)
             rate, used = fitted_rate(DEPTHS, series, task.gamma)
             msg = f"task {k}: {name} rate {rate:.4g} over L in {used}, gamma = {task.gamma:.4g}"
-            res.record(None, rate_agrees(rate, task.gamma), msg)
+            res.record(None, _rate_agrees(rate, task.gamma), msg)
         g = curve.gradient[:, k]
         settled = bool(np.all(np.isfinite(g)) and abs(g[last] - g[last - 1]) <= GRADIENT_SETTLED * g[last])
         res.record(None, settled, f"task {k}: max grad norm {g[last - 1]:.6g} -> {g[last]:.6g} has not settled")
@@ -171,14 +171,14 @@ def check_limit(
     for name, series in (("multi-task NEU_TD", curve.multi_td), ("multi-task NEU_MC", curve.multi_mc)):
         res.record(float(series[last]), bool(series[last] < NEU_TARGET), f"{name}(L = 200) = {series[last]:.3g}")
         rate, used = fitted_rate(DEPTHS, series, gamma)
-        res.record(None, rate_agrees(rate, gamma), f"{name} rate {rate:.4g} over L in {used}, max gamma = {gamma:.4g}")
+        res.record(None, _rate_agrees(rate, gamma), f"{name} rate {rate:.4g} over L in {used}, max gamma = {gamma:.4g}")
     return res
 
 
 # --- claim 3: contrast ----------------------------------------------------------------------------
 
 
-def contrast_constructions(rng: np.random.Generator) -> dict[str, Construction]:
+def _contrast_constructions(rng: np.random.Generator) -> dict[str, Construction]:
     """The perturbations of θ* whose NEU must stay away from zero."""
     return {
         "random theta": lambda S, L: random_layers(S, L, rng),
@@ -201,13 +201,13 @@ def check_contrast(
     """Claim 3: off θ* the multi-task NEU_TD and NEU_MC stay above 1e-3 at L = 40, 80, …, 200 (a
     float64 overflow is a divergence and counts as away from zero); with the smaller step
     C = 0.5·S·I the NEU still vanishes, at the fitted rate 1 − 0.5(1 − γ) within 10%.
-    ``perturbations`` defaults to :func:`contrast_constructions`; ``small_step`` to θ*_TD(0.5·S·I).
+    ``perturbations`` defaults to :func:`_contrast_constructions`; ``small_step`` to θ*_TD(0.5·S·I).
 
     worst_error = the smallest NEU seen off θ*."""
     res = ClaimResult(KEY, CLAIM_CONTRAST, float_kind_name("torch", device))
     depths = CONTRAST_DEPTHS
     smallest = float("inf")
-    chosen = contrast_constructions(rng) if perturbations is None else perturbations
+    chosen = _contrast_constructions(rng) if perturbations is None else perturbations
     for name, construction in chosen.items():
         curve = neu_curve(construction, tasks, depths, gradients=False, device=device)
         for label, series in (("NEU_TD", curve.multi_td), ("NEU_MC", curve.multi_mc)):
@@ -221,7 +221,7 @@ def check_contrast(
         predicted = 1 - SMALL_STEP * (1 - task.gamma)
         for label, series in (("NEU_TD", small.td[:, k]), ("NEU_MC", small.mc[:, k])):
             rate, used = fitted_rate(SMALL_STEP_DEPTHS, series, predicted)
-            converging = rate_agrees(rate, predicted) and rate < 1
+            converging = _rate_agrees(rate, predicted) and rate < 1
             msg = f"C = 0.5 S I, task {k}: {label} rate {rate:.4g} over L in {used}, predicted {predicted:.4g}"
             res.record(None, converging, msg)
         res.instances += 1
