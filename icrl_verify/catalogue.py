@@ -95,7 +95,7 @@ CATALOGUE: tuple[Theorem, ...] = (
     Theorem(
         "T2", "the norm of the expected update vanishes at θ* as L → ∞",
         "icrl_verify.checks.neu:NEUCheck", ALL_KINDS,
-        Ref("neu", "icrl_verify.checks.neu:report_neu"), Ref("neu", "icrl_verify.checks.neu:bench_neu"),
+        Ref("neu", "icrl_verify.reports.neu:report_neu"), Ref("neu", "icrl_verify.checks.neu:bench_neu"),
         "docs/theorems/neu.md", "theorems/t2_neu.py", "tests/test_neu.py", user_construction=False,
     ),
     Theorem(

@@ -244,3 +244,35 @@ def expected_td_instances(draw: st.DrawFn, kind: str) -> ExpectedTDInstance:
     if not exact:
         P, features, r = (np.asarray(a, dtype=np.float64) for a in (P, features, r))
     return ExpectedTDInstance(P, r, features, gamma, depth)
+
+
+# --- strategies moved from the theorem modules (T1a, T3, T4) -------------------------------------------
+
+
+def lambdas(exact: bool) -> st.SearchStrategy[Any]:
+    """Trace parameters in [0, 1], always including the edges λ = 0 (TD(0)) and λ = 1."""
+    if exact:
+        grid = st.builds(Fraction, st.integers(0, 16), st.just(16))
+        return st.one_of(st.sampled_from([Fraction(0), Fraction(1)]), grid)
+    return st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
+
+
+def decoding_steps() -> st.SearchStrategy[tuple[int, int, int, NDArray[Any], NDArray[Any]]]:
+    """(d, n, k, P, Q) for one CoT decoding step: d ≤ 3, n ≤ 4 context tokens, k ≤ 3 thoughts so far,
+    and arbitrary exact (3d+2)×(3d+2) weights P, Q."""
+    return st.integers(1, 3).flatmap(
+        lambda d: st.tuples(
+            st.just(d),
+            st.integers(1, 4),
+            st.integers(0, 3),
+            matrices((3 * d + 2, 3 * d + 2), exact=True),
+            matrices((3 * d + 2, 3 * d + 2), exact=True),
+        )
+    )
+
+
+def kernel_population_parameters() -> st.SearchStrategy[tuple[int, int, int]]:
+    """(S, seed, tenths) of a tabular softmax-kernel MRP: 2 ≤ S ≤ 6 states, γ = tenths/10 (γ = 0 included)."""
+    return st.integers(2, 6).flatmap(
+        lambda S: st.tuples(st.just(S), st.integers(0, 2**32 - 1), st.sampled_from([0, 1, 3, 5, 7]))
+    )
