@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -11,11 +11,9 @@ from numpy.typing import NDArray
 
 from icrl_verify import mrp as mrp_module
 from icrl_verify.tasks import TDInstance
-
-if TYPE_CHECKING:  # the check modules import this one (format_numbers): no import cycle at run time
-    from icrl_verify.checks.cot import CoTInstance
-    from icrl_verify.checks.kernel_td import KernelTDInstance
-    from icrl_verify.checks.neu import ExpectedTDInstance
+from icrl_verify.tasks.cot import CoTInstance, cot_instance
+from icrl_verify.tasks.kernel_td import KernelTDInstance
+from icrl_verify.tasks.neu import ExpectedTDInstance
 
 MAX_DENOMINATOR = 16
 MAX_NUMERATOR = 64
@@ -175,8 +173,6 @@ _COT_SIZES = {"exact": (3, 8, 4), "ball": (3, 5, 3), "mpmath": (2, 4, 2)}
 def cot_instances(draw: st.DrawFn, kind: str, from_mrp: bool | None = None, d: int | None = None) -> CoTInstance:
     """T3 task data: a context and query (:func:`contexts`), a non-symmetric C and K thoughts; ``d``
     fixes the feature dimension (no MRP context is then drawn, since it may change d)."""
-    from icrl_verify.checks.cot import cot_instance
-
     exact = exact_kind(kind)
     fixed_d = d
     d, n, K = draw(shapes(*_COT_SIZES.get(kind, _COT_SIZES["exact"]), d=d), label="shape")
@@ -195,8 +191,6 @@ def kernel_td_instances(draw: st.DrawFn, kind: str) -> KernelTDInstance:
     """T4 task data: a trajectory S_0..S_n over 1..n+1 distinct states (features repeat with the
     states), rewards, α and γ. Exact kinds: small rationals; float kinds: features in [−3, 3] and
     dyadic α, γ (so the construction's weight γα is exact). Shrinks towards d = n = 1, L = 0, one state."""
-    from icrl_verify.checks.kernel_td import KernelTDInstance
-
     exact = exact_kind(kind)
     max_n, max_depth = _KERNEL_SIZES.get(kind, (6, 4))
     d = draw(st.integers(1, 3), label="d")
@@ -227,8 +221,6 @@ _EXPECTED_TD_SIZES = {"exact": (3, 4), "ball": (3, 3), "mpmath": (2, 2)}
 def expected_td_instances(draw: st.DrawFn, kind: str) -> ExpectedTDInstance:
     """T2 task data: a row-stochastic P (rational, zeros allowed), rewards, γ and features Φ (S×S):
     tabular (Φ = I, value iteration) or general. Shrinks towards S = 1, L = 0, uniform P, Φ = I."""
-    from icrl_verify.checks.neu import ExpectedTDInstance
-
     exact = exact_kind(kind)
     max_states, max_depth = _EXPECTED_TD_SIZES.get(kind, (4, 6))
     S = draw(st.integers(1, max_states), label="S")

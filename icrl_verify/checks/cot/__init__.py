@@ -22,7 +22,7 @@ from icrl_verify.checks.cot.decay import (
     ergodic_tasks,
     floor_fit,
 )
-from icrl_verify.checks.cot.instance import CoTInstance, cot_instance, empirical_fixed_point, empirical_td_system
+from icrl_verify.tasks.cot import CoTInstance, cot_instance, empirical_fixed_point, empirical_td_system
 
 __all__ = [
     "CLAIM_DECAY",

@@ -23,9 +23,9 @@ from icrl_verify.attention import linear_attention, run_transformer
 from icrl_verify.certify import ClaimPair, ClaimResult
 from icrl_verify.checks.base import Figure, TheoremCheck, certification_figures
 from icrl_verify.checks.cot.decay import FLOOR_LENGTHS, contraction_certificate, floor_fit
-from icrl_verify.checks.cot.instance import CoTInstance, cot_instance, empirical_fixed_point, empirical_td_system
 from icrl_verify.checks.td_family import rational_grid
 from icrl_verify.prompts import cot_prompt, td_prompt
+from icrl_verify.tasks.cot import CoTInstance, cot_instance, empirical_fixed_point, empirical_td_system
 
 M = TypeVar("M")
 Construction = Callable[[int, Any], cot.CoTWeights]

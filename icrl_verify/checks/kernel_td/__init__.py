@@ -11,7 +11,6 @@ from icrl_verify.checks.kernel_td.check import (
     CLAIM_POPULATION_RATE,
     CLAIM_VALUES,
     KernelTDCheck,
-    KernelTDInstance,
     bench_kernel_td,
 )
 from icrl_verify.checks.kernel_td.population import (
@@ -22,6 +21,7 @@ from icrl_verify.checks.kernel_td.population import (
     sup_error_curves,
     tabular_kernel_mrp,
 )
+from icrl_verify.tasks.kernel_td import KernelTDInstance
 
 __all__ = [
     "CLAIM_CONTRACTION",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, ClassVar, TypeVar
 
@@ -20,7 +19,7 @@ from icrl_verify.algorithms import (
     softmax_kernel,
 )
 from icrl_verify.arith.absolute_program import BoundBackend
-from icrl_verify.arith.base import Backend, to_fraction
+from icrl_verify.arith.base import Backend
 from icrl_verify.arith.torch_backend import TorchBackend, cuda_available
 from icrl_verify.attention import (
     AttentionKernel,
@@ -34,6 +33,7 @@ from icrl_verify.checks.base import FloatBound, TheoremCheck
 from icrl_verify.checks.kernel_td.population import TabularKernelMRP, certify_population, tabular_kernel_mrp
 from icrl_verify.prompts import kernel_td_prompt
 from icrl_verify.tasks import float_batch_of_one
+from icrl_verify.tasks.kernel_td import KernelTDInstance
 
 M = TypeVar("M")
 Construction = Callable[[int, Any, Any], SoftmaxAttentionWeights]
@@ -49,39 +49,6 @@ CLAIM_POPULATION_RATE = "population: ||v_k - v_pi||_inf <= (1 - 2c)^k ||v_pi||_i
 FEATURE_DENOMINATOR = 8
 FEATURE_NUMERATOR = 10
 """Exact instances draw features from {k/8 : |k| ≤ 10} (scores |x_iᵀx_j| ≤ 1.6 d) and rewards from {k/8 : |k| ≤ 8}."""
-
-
-@dataclass(frozen=True)
-class KernelTDInstance:
-    """T4 task data: the features x(S_0..S_n) of a trajectory ((n+1, d); row n is the query state),
-    the rewards R_1..R_n ((n,), R_k = r(S_{k−1})), step size α, discount γ and depth L; or the arrays
-    with a leading batch axis B (α, γ, L shared).
-
-    Float instances use dyadic α and γ with short mantissas, so the construction's weight γα is an exact
-    float and the weights are the exact numbers the theorem is about.
-    """
-
-    features: NDArray[Any]
-    rewards: NDArray[Any]
-    alpha: Fraction | float
-    gamma: Fraction | float
-    depth: int
-
-    @property
-    def d(self) -> int:
-        """Feature dimension."""
-        return int(self.features.shape[-1])
-
-    @property
-    def n(self) -> int:
-        """Number of transitions (the query is column n)."""
-        return int(self.features.shape[-2]) - 1
-
-    def rational(self) -> KernelTDInstance:
-        """The same task in exact rationals (every float is one)."""
-        F = np.vectorize(to_fraction, otypes=[object])
-        alpha, gamma = to_fraction(self.alpha), to_fraction(self.gamma)
-        return KernelTDInstance(F(self.features), F(self.rewards), alpha, gamma, self.depth)
 
 
 def documented_layout(bk: Backend[M], features: M, rewards: M) -> M:

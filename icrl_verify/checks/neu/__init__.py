@@ -10,7 +10,7 @@ tasks, perturbed weights, the documented layout), ``forward`` (the forward-pass 
 from icrl_verify.checks.neu.bound import check_bound_exact, check_bound_float
 from icrl_verify.checks.neu.check import NEUCheck, bench_neu
 from icrl_verify.checks.neu.features import FeatureInstance, check_features, convergent_instance, divergent_instance
-from icrl_verify.checks.neu.forward import ExpectedTDCheck, ExpectedTDInstance
+from icrl_verify.checks.neu.forward import ExpectedTDCheck
 from icrl_verify.checks.neu.limits import check_contrast, check_gradients, check_limit
 from icrl_verify.checks.neu.tasks import (
     CLAIM_BOUND,
@@ -30,6 +30,7 @@ from icrl_verify.checks.neu.tasks import (
     rational_task,
     sample_tasks,
 )
+from icrl_verify.tasks.neu import ExpectedTDInstance
 
 __all__ = [
     "CLAIM_BOUND",

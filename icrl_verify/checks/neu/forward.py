@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, ClassVar
 
 import numpy as np
 from hypothesis.strategies import SearchStrategy
-from numpy.typing import NDArray
 
 from icrl_verify import strategies
 from icrl_verify.algorithms import expected_td, expected_td_residual, expected_td_step
 from icrl_verify.arith.absolute_program import BoundBackend
-from icrl_verify.arith.base import Backend, to_fraction
+from icrl_verify.arith.base import Backend
 from icrl_verify.attention import linear_attention, run_transformer
 from icrl_verify.certify import ClaimPair
 from icrl_verify.checks.base import TheoremCheck
@@ -34,33 +32,9 @@ from icrl_verify.neu import (
 )
 from icrl_verify.prompts import expected_feature_prompts
 from icrl_verify.tasks import float_batch_of_one
+from icrl_verify.tasks.neu import ExpectedTDInstance
 
 # --- the forward pass as expected TD -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExpectedTDInstance:
-    """T2 task data: transition matrix P (S, S), rewards r (S,), features Φ (S, S) (d = S, the size the
-    construction θ*_TD(S·I) is built for; Φ = I is the tabular case), γ and depth L; or the arrays
-    with a leading task axis B (γ and L shared)."""
-
-    transition: NDArray[Any]
-    rewards: NDArray[Any]
-    features: NDArray[Any]
-    gamma: float | Fraction
-    depth: int
-
-    @property
-    def num_states(self) -> int:
-        """S (the context length n of every enumerated prompt)."""
-        return int(self.transition.shape[-1])
-
-    def rational(self) -> ExpectedTDInstance:
-        """The same task in exact rationals (every float is one; P must stay row-stochastic exactly)."""
-        F = np.vectorize(to_fraction, otypes=[object])
-        return ExpectedTDInstance(
-            F(self.transition), F(self.rewards), F(self.features), to_fraction(self.gamma), self.depth
-        )
 
 
 class ExpectedTDCheck(TheoremCheck[ExpectedTDInstance]):
