@@ -1,32 +1,54 @@
 """icrl-verify: formally checked constructions of transformers that run RL algorithms in their forward pass."""
 
-from typing import Any
+from __future__ import annotations
 
-from icrl_verify import algorithms, constructions, mrp, prompts
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from icrl_verify import algorithms, catalogue, constructions, mrp, prompts
 from icrl_verify.attention import LinearAttentionWeights, linear_attention, run_transformer, transformer_values
 from icrl_verify.mrp import FiniteMRP
 
+if TYPE_CHECKING:
+    from icrl_verify.certify import Certificate, ClaimResult
+    from icrl_verify.testing import assert_implements
+    from icrl_verify.verification import load_weights, save_weights, verify
+
 __version__ = "0.1.0"
+
+# names imported on first use (verification loads the theorem checks and torch) -> their module
+_LAZY = {
+    "Certificate": "certify",
+    "ClaimResult": "certify",
+    "assert_implements": "testing",
+    "load_weights": "verification",
+    "save_weights": "verification",
+    "verify": "verification",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """``verify`` is imported on first use: it loads every theorem check (and torch)."""
-    if name == "verify":
-        from icrl_verify.verification import verify
-
-        return verify
-    raise AttributeError(f"module 'icrl_verify' has no attribute {name!r}")
+    """``verify`` and the other checking names are imported on first use (they load the checks and torch)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'icrl_verify' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"icrl_verify.{_LAZY[name]}"), name)
 
 
 __all__ = [
+    "Certificate",
+    "ClaimResult",
     "FiniteMRP",
     "LinearAttentionWeights",
     "algorithms",
+    "assert_implements",
+    "catalogue",
     "constructions",
     "linear_attention",
+    "load_weights",
     "mrp",
     "prompts",
     "run_transformer",
+    "save_weights",
     "transformer_values",
     "verify",
 ]

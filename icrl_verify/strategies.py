@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -12,11 +12,9 @@ from numpy.typing import NDArray
 
 from icrl_verify import mrp as mrp_module
 from icrl_verify.tasks import TDInstance
-
-if TYPE_CHECKING:  # the check modules import this one (format_numbers): no import cycle at run time
-    from icrl_verify.checks.cot import CoTInstance
-    from icrl_verify.checks.kernel_td import KernelTDInstance
-    from icrl_verify.checks.neu import ExpectedTDInstance
+from icrl_verify.tasks.cot import CoTInstance, cot_instance
+from icrl_verify.tasks.kernel_td import KernelTDInstance
+from icrl_verify.tasks.neu import ExpectedTDInstance
 
 MAX_DENOMINATOR = 16
 MAX_NUMERATOR = 64
@@ -249,8 +247,6 @@ _COT_SIZES = {"exact": (3, 8, 4), "ball": (3, 5, 3), "mpmath": (2, 4, 2)}
 def cot_instances(draw: st.DrawFn, kind: str, from_mrp: bool | None = None, d: int | None = None) -> CoTInstance:
     """T3 task data: a context and query (:func:`contexts`), a non-symmetric C and K thoughts; ``d``
     fixes the feature dimension (no MRP context is then drawn, since it may change d)."""
-    from icrl_verify.checks.cot import cot_instance
-
     exact = exact_kind(kind)
     fixed_d = d
     d, n, K = draw(shapes(*_COT_SIZES.get(kind, _COT_SIZES["exact"]), d=d), label="shape")
@@ -281,8 +277,6 @@ def kernel_td_instances(draw: st.DrawFn, kind: str) -> KernelTDInstance:
     hard IEEE numbers (:func:`hard_floats`), per-instance scales (:func:`magnitudes`), and dyadic α, γ
     including γ ∈ {−0.0, 1 − 2^−52} (the construction's weight γα is exact). Shrinks towards
     d = n = 1, L = 0, one state."""
-    from icrl_verify.checks.kernel_td import KernelTDInstance
-
     exact = exact_kind(kind)
     max_n, max_depth = _KERNEL_SIZES.get(kind, (6, 4))
     d = draw(st.integers(1, 3), label="d")
@@ -321,8 +315,6 @@ def expected_td_instances(draw: st.DrawFn, kind: str) -> ExpectedTDInstance:
     """T2 task data: a row-stochastic P (rational, zeros allowed), rewards, γ and features Φ (S×S):
     tabular (Φ = I, value iteration) or general; float kinds draw hard IEEE entries and scales.
     Shrinks towards S = 1, L = 0, uniform P, Φ = I."""
-    from icrl_verify.checks.neu import ExpectedTDInstance
-
     exact = exact_kind(kind)
     max_states, max_depth = _EXPECTED_TD_SIZES.get(kind, (4, 6))
     S = draw(st.integers(1, max_states), label="S")
@@ -340,3 +332,35 @@ def expected_td_instances(draw: st.DrawFn, kind: str) -> ExpectedTDInstance:
         s, t = draw(magnitudes(max_feature_exponent=0), label="magnitudes")
         P, features, r = np.asarray(P, dtype=np.float64), scaled(features, s), scaled(r, t)
     return ExpectedTDInstance(P, r, features, gamma, depth)
+
+
+# --- strategies moved from the theorem modules (T1a, T3, T4) -------------------------------------------
+
+
+def lambdas(exact: bool) -> st.SearchStrategy[Any]:
+    """Trace parameters in [0, 1], always including the edges λ = 0 (TD(0)) and λ = 1."""
+    if exact:
+        grid = st.builds(Fraction, st.integers(0, 16), st.just(16))
+        return st.one_of(st.sampled_from([Fraction(0), Fraction(1)]), grid)
+    return st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
+
+
+def decoding_steps() -> st.SearchStrategy[tuple[int, int, int, NDArray[Any], NDArray[Any]]]:
+    """(d, n, k, P, Q) for one CoT decoding step: d ≤ 3, n ≤ 4 context tokens, k ≤ 3 thoughts so far,
+    and arbitrary exact (3d+2)×(3d+2) weights P, Q."""
+    return st.integers(1, 3).flatmap(
+        lambda d: st.tuples(
+            st.just(d),
+            st.integers(1, 4),
+            st.integers(0, 3),
+            matrices((3 * d + 2, 3 * d + 2), exact=True),
+            matrices((3 * d + 2, 3 * d + 2), exact=True),
+        )
+    )
+
+
+def kernel_population_parameters() -> st.SearchStrategy[tuple[int, int, int]]:
+    """(S, seed, tenths) of a tabular softmax-kernel MRP: 2 ≤ S ≤ 6 states, γ = tenths/10 (γ = 0 included)."""
+    return st.integers(2, 6).flatmap(
+        lambda S: st.tuples(st.just(S), st.integers(0, 2**32 - 1), st.sampled_from([0, 1, 3, 5, 7]))
+    )

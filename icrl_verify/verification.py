@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from icrl_verify import _validate
+from icrl_verify import _validate, catalogue
+from icrl_verify.arith.kinds import KINDS, parse_kind
 from icrl_verify.attention import Head, LinearAttentionWeights, standard_mask, td_lambda_mask
 from icrl_verify.certify import Certificate
-from icrl_verify.checks.base import BACKEND_KINDS, TheoremCheck
+from icrl_verify.checks.base import TheoremCheck
 from icrl_verify.cot import CoTLayout, CoTWeights
 from icrl_verify.shrink import shrink_failures
 
@@ -173,15 +174,17 @@ def cot_weights(w: dict[str, NDArray[Any]]) -> FixedWeights:
 
 
 def _check_for(theorem: str, **kwargs: Any) -> TheoremCheck[Any]:
-    from icrl_verify.checks.registry import THEOREMS
-
-    factory = THEOREMS[theorem]
-    check = factory(**kwargs) if kwargs else factory()
-    if not isinstance(check, TheoremCheck):
+    entry = catalogue.theorem(theorem)
+    if not entry.user_construction:
+        takes = ", ".join(t.key for t in catalogue.CATALOGUE if t.user_construction)
         raise ValueError(
             f"theorem: {theorem} is a limit or statistical claim with no construction to swap; "
-            "verify and check take T1, T1a, T1b, T1c, T3 or T4"
+            f"verify and check take {takes}"
         )
+    factory = entry.factory()
+    check = factory(**kwargs) if kwargs else factory()
+    if not isinstance(check, TheoremCheck):
+        raise TypeError(f"catalogue: {theorem} is marked user_construction but {entry.check} is no TheoremCheck")
     return check
 
 
@@ -209,13 +212,10 @@ def verify(
 
     Is equivalent to ``icrl-verify check --theorem T --weights FILE`` for weights in a file.
     """
-    from icrl_verify.checks.registry import THEOREMS
-
-    if theorem not in THEOREMS:
-        raise ValueError(f"theorem: expected one of {', '.join(THEOREMS)}, got {theorem!r}")
-    unknown = [k for k in backends if k not in BACKEND_KINDS]
-    if unknown or not backends:
-        raise ValueError(f"backends: expected some of {', '.join(BACKEND_KINDS)}, got {list(backends)}")
+    catalogue.theorem(theorem)  # a ValueError naming the keys for an unknown theorem
+    if not backends or any(k not in KINDS for k in backends):
+        raise ValueError(f"backends: expected some of {', '.join(KINDS)}, got {list(backends)}")
+    kinds = [parse_kind(k) for k in backends]
     if examples is not None:
         examples = _validate.positive_int("examples", examples)
     seed = _validate.positive_int("seed", seed, minimum=0)
@@ -241,17 +241,14 @@ def verify(
 
     rng = np.random.default_rng(seed)
     certificate = Certificate()
-    for kind in backends:
-        count = examples or DEFAULT_EXAMPLES[kind]
-        if kind in ("exact", "ball", "mpmath"):
-            if kind == "exact" and not check.exact_certifiable:
-                continue
-            run = {"exact": check.run_exact, "ball": check.run_ball, "mpmath": check.run_ladder}[kind]
-            results = run([fix(check.sample_exact(rng)) for _ in range(count)])
+    for kind in kinds:
+        count = examples or DEFAULT_EXAMPLES[kind.name]
+        if not check.certifies(kind):
+            continue
+        if kind.exact_inputs:
+            results = check.run(kind, [fix(check.sample_exact(rng)) for _ in range(count)])
         else:
-            device = "cuda" if kind == "torch-cuda" else "cpu"
-            batch = fix(check.sample_float(rng, count))
-            results = check.run_float(batch, "float64" if kind == "float64" else "torch", device)
+            results = check.run(kind, fix(check.sample_float(rng, count)))
         if shrink:
             results = shrink_failures(
                 check, results, lambda k: _strategy(check, k, fixed).map(fix), keep_d=fixed is not None,

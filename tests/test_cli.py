@@ -1,19 +1,38 @@
-"""The icrl-verify command: prove prints the certificate and fails on a failure; bad arguments are refused."""
+"""The icrl-verify command: prove prints the certificate and fails on a failure; bad arguments are refused;
+``--help`` reads the catalogue and loads no torch, scipy or matplotlib."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from icrl_verify.checks import registry
+from icrl_verify import catalogue
+from icrl_verify.arith.kinds import KINDS
 from icrl_verify.checks.td_family import TD0Check
 from icrl_verify.cli import app
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "scipy", "matplotlib")
+"""Modules ``--help`` must not load."""
+
+
+def _only(monkeypatch: pytest.MonkeyPatch, *rows: catalogue.Theorem) -> None:
+    """Make ``rows`` the whole catalogue for one test."""
+    monkeypatch.setattr(catalogue, "CATALOGUE", rows)
+
+
+def _flat(output: str) -> str:
+    """The output with the box drawing and line breaks of rich's panels turned into single spaces."""
+    return " ".join(output.replace("│", " ").split())
 
 
 def test_prove_t1_prints_table_and_writes_json(tmp_path: Path) -> None:
@@ -28,13 +47,15 @@ def test_prove_t1_prints_table_and_writes_json(tmp_path: Path) -> None:
     assert all(r["verdict"] == "pass" for r in payload["results"])
 
 
-def test_prove_exits_nonzero_when_a_claim_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken() -> TD0Check:
-        check = TD0Check(depth=3)
-        check.readout_sign = +1
-        return check
+def broken() -> TD0Check:
+    """T1's check with the readout sign flipped: the query claim fails."""
+    check = TD0Check(depth=3)
+    check.readout_sign = +1
+    return check
 
-    monkeypatch.setitem(registry.THEOREMS, "T1", broken)
+
+def test_prove_exits_nonzero_when_a_claim_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    _only(monkeypatch, dataclasses.replace(catalogue.theorem("T1"), check=f"{__name__}:broken"))
     result = runner.invoke(app, ["prove", "-t", "T1", "-b", "exact", "-b", "float64", "--budget", "0.05"])
     assert result.exit_code == 1
     failures = result.output[result.output.index(": FAIL") :].split("passed,")[0]
@@ -81,30 +102,90 @@ def test_bad_arguments_get_a_clear_message(
         raise AssertionError("a usage error must be reported before any work starts")
 
     # the same classes (their default instance counts set the minimum budget), but building one fails
-    guarded = {key: type(f"NoWork{key}", (cls,), {"__init__": no_work}) for key, cls in registry.THEOREMS.items()}
-    monkeypatch.setattr("icrl_verify.cli.THEOREMS", guarded)
-    monkeypatch.setattr("icrl_verify.pretrain_cli.train", no_work)
-    monkeypatch.setattr("icrl_verify.cli.REPORTS", {"fake": no_work})
+    factory = catalogue.Theorem.factory
+
+    def guarded(entry: catalogue.Theorem) -> Any:
+        return type(f"NoWork{entry.key}", (factory(entry),), {"__init__": no_work})
+
+    monkeypatch.setattr(catalogue.Theorem, "factory", guarded)
+    monkeypatch.setattr("icrl_verify.pretrain.cli.train", no_work)
+    monkeypatch.setattr(catalogue, "run_report", no_work)
+    monkeypatch.setattr(catalogue, "run_bench", no_work)
     (tmp_path / "file").write_text("not a directory")
     result = runner.invoke(app, [a.replace("TMP", str(tmp_path)) for a in args])
     assert result.exit_code == 2, result.output
-    assert message.replace("TMP", str(tmp_path)) in " ".join(result.output.replace("│", " ").split())
+    assert message.replace("TMP", str(tmp_path)) in _flat(result.output)
     assert "Traceback" not in result.output
 
 
-def test_bench_prints_registered_figures(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "BENCHMARKS", {"fake": lambda: [("throughput", 123.0, "tasks/s")]})
-    monkeypatch.setattr("icrl_verify.cli.BENCHMARKS", registry.BENCHMARKS)
+def fake_bench() -> list[tuple[str, float, str]]:
+    return [("throughput", 123.0, "tasks/s")]
+
+
+def fake_report(out: Path) -> list[Path]:
+    path = out / "fake.png"
+    path.write_bytes(np.zeros(4, dtype=np.uint8).tobytes())
+    return [path]
+
+
+FAKE = dataclasses.replace(
+    catalogue.theorem("T1"),
+    report=catalogue.Ref("fake", f"{__name__}:fake_report"),
+    bench=catalogue.Ref("fake", f"{__name__}:fake_bench"),
+)
+"""T1 with a report and a benchmark of this module's: bench and report run what the catalogue names."""
+
+
+def test_bench_prints_the_catalogue_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    _only(monkeypatch, FAKE)
     result = runner.invoke(app, ["bench"])
     assert result.exit_code == 0 and "123" in result.output and "tasks/s" in result.output
 
 
 def test_report_writes_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    def fake(out: Path) -> list[Path]:
-        path = out / "fake.png"
-        path.write_bytes(np.zeros(4, dtype=np.uint8).tobytes())
-        return [path]
-
-    monkeypatch.setattr("icrl_verify.cli.REPORTS", {"fake": fake})
+    _only(monkeypatch, FAKE)
     result = runner.invoke(app, ["report", "--out", str(tmp_path)])
     assert result.exit_code == 0 and (tmp_path / "fake.png").exists()
+    assert f"fake: wrote {tmp_path / 'fake.png'}" in _flat(result.output)
+
+
+def test_prove_help_lists_the_catalogue_keys_and_the_backend_kinds() -> None:
+    result = runner.invoke(app, ["prove", "--help"])
+    assert result.exit_code == 0, result.output
+    text = _flat(result.output)
+    assert f"theorem key (repeatable): {', '.join(catalogue.keys())}" in text
+    assert f"backend kind (repeatable): {', '.join(KINDS)}" in text
+
+
+def test_pretrain_forwards_every_argument_to_the_pretrain_command() -> None:
+    result = runner.invoke(app, ["pretrain", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "pretrain [OPTIONS]" in result.output and "--states" in result.output and "--resume" in result.output
+
+
+def _loaded_by(args: list[str], modules: tuple[str, ...]) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has loaded after running ``icrl-verify *args``."""
+    probe = (
+        "import sys\n"
+        "from icrl_verify.cli import app\n"
+        "try:\n"
+        "    app(args=sys.argv[1:], prog_name='icrl-verify')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print('LOADED', *[m for m in {modules!r} if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=True
+    )
+    return done.stdout.strip().splitlines()[-1].split()[1:]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["prove", "--help"], ["check", "--help"], ["report", "--help"]])
+def test_help_loads_no_heavy_module(args: list[str]) -> None:
+    assert _loaded_by(args, HEAVY) == []
+
+
+def test_the_module_probe_sees_what_is_loaded() -> None:
+    """The probe can fail: it sees numpy (the core maths loads it) and torch once a check is imported."""
+    assert _loaded_by(["--help"], ("numpy",)) == ["numpy"]
+    assert "torch" in _loaded_by(["prove", "-t", "T1", "--budget", "0"], HEAVY)

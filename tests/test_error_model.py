@@ -255,9 +255,11 @@ def test_reciprocal(inner: Backend[Any]) -> None:
 def test_reciprocal_fails_safe(inner: Backend[Any]) -> None:
     """E ≥ |x̂| (x may be 0) and a denominator |x̂|(|x̂| − E) below the smallest normal give an infinite bound."""
     bk = _running(inner)
-    for x, e in ((2.0, 2.0), (2.0, 3.0), (1e-160, 1e-170), (0.0, 0.0)):
+    for x, e in ((2.0, 2.0), (2.0, 3.0), (1e-160, 1e-170), (0.0, 0.0), (np.nextafter(2.0**-511, 0), 0.0)):
         out = bk.reciprocal(_mat(bk, [[x]], [[e]]))
         assert np.isinf(_np(bk, bk.certified_bound(out))[0, 0]), (x, e)
+    # the certified E = 0 is σ, and the denominator 2^-511 (2^-511 − σ) rounds to λ exactly: still finite
+    assert np.isfinite(_np(bk, bk.certified_bound(bk.reciprocal(_mat(bk, [[2.0**-511]], [[0.0]]))))).all()
 
 
 @pytest.mark.parametrize("inner", INNERS, ids=INNER_IDS)
@@ -364,6 +366,7 @@ def test_absolute_program_depths_and_orders() -> None:
     assert (bk.scale(a, Fraction(2, 3)).depth, bk.scale(a, Fraction(2, 3)).order) == (6, 5)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 @pytest.mark.parametrize("inner", INNERS, ids=INNER_IDS)
 def test_underflow_pads_on_zero_operands(inner: Backend[Any]) -> None:
     """With zero operands every rounding term vanishes and the bound is exactly the underflow pad."""
@@ -379,6 +382,10 @@ def test_underflow_pads_on_zero_operands(inner: Backend[Any]) -> None:
     assert entry(re, re.scale(_mat(re, [[0.0]]), Fraction(1, 3))) == _pad(4)
     assert entry(re, re.scale(_mat(re, [[0.0]]), Fraction(1, 2))) == SIGMA
     assert entry(re, re.exp(_mat(re, [[-2000.0]]))) == _pad(6)
+    # 1/2^1000: the local term γ_1·2^-1000 is subnormal, so the pad shows (the denominator overflows: 1/inf = 0)
+    local = _gamma(1) * 2.0**-1000
+    assert entry(re, re.reciprocal(_mat(re, [[2.0**1000]]))) == local + _pad(3)
+    assert entry(re, re.reciprocal(_mat(re, [[2.0**1000]], [[0.0]]))) == local + _pad(4)
     assert entry(ap, ap.matmul(_mat(ap, zr.tolist()), _mat(ap, zc.tolist()))) == 3 * NORMAL
     assert entry(ap, ap.hadamard(_mat(ap, [[0.0]]), _mat(ap, [[0.0]]))) == NORMAL
     assert entry(ap, ap.scale(_mat(ap, [[0.0]]), Fraction(1, 3))) == NORMAL
@@ -409,3 +416,15 @@ def test_uncontrolled_depth_fails_safe(make: Any) -> None:
         assert np.isinf(bk.certified_bound(Tracked(B, B.copy(), depth, 1))).all(), depth
     with pytest.raises(ValueError, match="rounding depth"):
         bk.gamma(2**52)
+
+
+def test_inexact_scaling_bound_formula() -> None:
+    """s·A for s = −1/3 with E_A = 1 on a value 3: fl(fl(E·fl(|fl(s)|·fl(1 + γ_1))) + fl(γ_2|result|)) + pad(4),
+    exactly as docs/precision.md states it (so also a last-bit change of a factor is seen)."""
+    bk = _running(Float64Backend())
+    s = Fraction(-1, 3)
+    out = bk.scale(_mat(bk, [[3.0]], [[1.0]]), s)
+    result = 3.0 * float(s)
+    expected = 1.0 * (abs(float(s)) * (1 + _gamma(1))) + _gamma(2) * abs(result) + _pad(4)
+    assert float(out.bound[0, 0]) == expected
+    assert float(out.value[0, 0]) == result

@@ -11,14 +11,15 @@ import pytest
 import torch
 from flint import fmpq, fmpq_mat
 
-from icrl_verify import constructions, neu
+from icrl_verify import catalogue, constructions, neu
 from icrl_verify.arith import ExactBackend
+from icrl_verify.arith.dual import DualBackend
 from icrl_verify.arith.torch_backend import intra_op_threads
 from icrl_verify.attention import Head, LinearAttentionWeights, Mask, run_transformer
 from icrl_verify.checks import neu as t2
-from icrl_verify.checks.registry import BENCHMARKS, REPORTS, THEOREMS
 from icrl_verify.mrp import FiniteMRP, random_mrp
 from icrl_verify.prompts import expected_feature_prompts
+from icrl_verify.reports.neu import report_neu
 from icrl_verify.testing import assert_certified, assert_rejected
 
 F = Fraction
@@ -211,7 +212,7 @@ def test_dual_numbers_give_the_exact_derivative_of_the_polynomial() -> None:
 
 
 def test_dual_backend_product_rules() -> None:
-    bk = neu.DualBackend(ExactBackend())
+    bk = DualBackend(ExactBackend())
     A = bk.seed(np.array([[F(1), F(2)], [F(3), F(4)]], dtype=object), np.array([[1, 0], [0, 1]]))
     B = bk.seed(np.array([[F(2), F(-1)], [F(1, 2), F(1)]], dtype=object), np.array([[0, 1], [1, 0]]))
     AB = bk.matmul(A, B)
@@ -330,7 +331,8 @@ def test_feature_check_rejects_a_construction_with_the_wrong_step() -> None:
 
 
 def test_registered_and_provable() -> None:
-    assert THEOREMS["T2"]().key == "T2" and "neu" in BENCHMARKS and "neu" in REPORTS
+    assert catalogue.theorem("T2").factory()().key == "T2"
+    assert "neu" in catalogue.benchmarks() and "neu" in catalogue.reports()
     check = t2.NEUCheck(num_states=3, exact_depth=20, float_depth=200)
     results = check.prove(["exact", "float64", "torch", "ball", "mpmath"], np.random.default_rng(9), budget=0.25)
     assert_certified(results)
@@ -349,6 +351,6 @@ def test_registered_and_provable() -> None:
 
 
 def test_report_writes_png_and_pdf(tmp_path: Path) -> None:
-    paths = t2.report_neu(tmp_path)
+    paths = report_neu(tmp_path)
     assert sorted(p.suffix for p in paths) == [".pdf", ".png"]
     assert all(p.exists() and p.stat().st_size > 1000 for p in paths)

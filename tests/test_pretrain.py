@@ -3,8 +3,11 @@ metrics, the statistical check's criteria and their mutants, and bad input."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,8 @@ from icrl_verify.pretrain import (
     HeldOutTasks,
     Parameters,
     PretrainConfig,
+    align_sign,
+    function_metrics,
     held_out_predictions,
     held_out_tasks,
     initial_parameters,
@@ -37,19 +42,16 @@ from icrl_verify.pretrain import (
     seed_groups,
     sliding_prompts,
     stream,
-    train,
-    trajectory_prompts,
-)
-from icrl_verify.pretrain_cli import pretrain_command
-from icrl_verify.pretrain_metrics import (
-    align_sign,
-    function_metrics,
     t_interval,
     td_q_identity,
     td_reference,
+    train,
+    trajectory_prompts,
     weight_metrics,
 )
+from icrl_verify.pretrain.cli import pretrain_command
 from icrl_verify.prompts import td_prompt
+from icrl_verify.reports.pretrain import report_pretrain
 
 U64 = 2.0**-53
 TINY = PretrainConfig(
@@ -472,6 +474,8 @@ def test_prove_reports_every_claim_and_the_control() -> None:
     config = dataclasses.replace(TINY, seeds=tuple(range(8)), tasks=2)
     provable = check.PretrainCheck(config)
     assert provable.prove(["float64", "exact"], np.random.default_rng(0)) == []
+    with pytest.raises(ValueError, match=r"^kind"):
+        provable.prove(["torch-float32"], np.random.default_rng(0))
     results = provable.prove(["torch"], np.random.default_rng(0))
     assert [r.claim for r in results] == [
         check.CLAIM_SS,
@@ -490,7 +494,7 @@ def test_bench_and_report_smoke(tmp_path: Path) -> None:
     figures = check.bench_pretrain(single_tasks=1, batched_tasks=1)
     assert figures and all(np.isfinite(value) for _, value, _ in figures)
     assert any("tasks per second" in label for label, _, _ in figures)
-    paths = check.report_pretrain(tmp_path, dataclasses.replace(TINY, seeds=(0, 1), tasks=2))
+    paths = report_pretrain(tmp_path, dataclasses.replace(TINY, seeds=(0, 1), tasks=2))
     assert {p.name for p in paths} >= {"pretrain_curves.png", "pretrain_heatmaps.pdf"}
 
 
@@ -516,6 +520,35 @@ def test_cli_writes_the_run_directory_and_refuses_to_overwrite(tmp_path: Path) -
     assert resumed.exit_code == 0, resumed.output
     bad = runner.invoke(app, ["pretrain", "--gamma", "1.5", "--out", str(tmp_path / "bad")])
     assert bad.exit_code != 0 and "gamma" in _flat(bad.output)
+
+
+_PROBE = """
+import sys
+import icrl_verify.checks.pretrain
+import icrl_verify.pretrain as library
+
+UPPER = ("typer", "rich", "matplotlib", "icrl_verify.cli", "icrl_verify.pretrain.cli", "icrl_verify.reports.pretrain")
+
+def loaded():
+    return [name for name in UPPER if name in sys.modules]
+
+print([name for name in library.__all__ if not hasattr(library, name)])
+print(loaded())
+import icrl_verify.pretrain.cli
+print(loaded())
+"""
+
+
+def test_library_and_check_load_neither_the_command_nor_the_figures() -> None:
+    """``icrl_verify.pretrain`` resolves every name of its ``__all__``; it and the T5 check import neither the
+    command (typer, rich) nor the reports (matplotlib). The probe sees both once the command is imported."""
+    lines = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1]
+    ).stdout.splitlines()
+    assert lines[:2] == ["[]", "[]"]
+    assert {"typer", "rich", "matplotlib", "icrl_verify.pretrain.cli", "icrl_verify.reports.pretrain"} <= set(
+        ast.literal_eval(lines[2])
+    )
 
 
 def _flat(text: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from icrl_verify.checks.registry import REPORTS
+from icrl_verify import catalogue
 from icrl_verify.reports.td_family import (
     BALL,
     FLOAT_BOUND,
@@ -39,4 +39,4 @@ def test_report_writes_png_pdf_and_csv(tmp_path: Path) -> None:
     assert paths[1].read_bytes()[:5] == b"%PDF-"
     rows = paths[2].read_text().splitlines()
     assert rows[0] == "theorem,series,layer,value" and len(rows) == 1 + 4 * 7 * (SMALL["depth"] + 1)
-    assert REPORTS["td_family"] is report_td_family
+    assert catalogue.load(catalogue.reports()["td_family"].path) is report_td_family

@@ -147,9 +147,12 @@ def test_ball_verdict() -> None:
     assert ball_verdict(_balls(arb(0.25, 0.5)), 256)[0] == "inconclusive"
 
 
-def test_ball_verdict_relative_limit() -> None:
-    """The radius is judged against 2^(−prec/2)·max(1, |mid|): a mid below 1 does not shrink the limit."""
+def test_ball_verdict_limit() -> None:
+    """The radius is judged against 2^(−prec/2) exactly, whatever the midpoint of a ball containing 0."""
     assert ball_verdict(_balls(arb(2.0**-200, 2.0**-199)), 256)[0] == "pass"
+    assert ball_verdict(_balls(arb(0, 2.0**-129)), 256)[0] == "pass"
+    assert ball_verdict(_balls(arb(0, 1.5 * 2.0**-128)), 256)[0] == "inconclusive"
+    assert ball_verdict(_balls(arb(-(2.0**-129), 1.5 * 2.0**-128)), 256)[0] == "inconclusive"
 
 
 @pytest.mark.parametrize("ball", [arb("nan"), arb(0, "inf")], ids=["nan", "inf"])
@@ -224,6 +227,7 @@ def test_exact_equal_and_error_format() -> None:
     assert exact_equal(a, fmpq_mat([[1, 2], [3, 4]])) == (True, None)
     assert exact_equal(a, fmpq_mat([[1, 2], [3, 1]])) == (False, 3.0)
     assert exact_equal(a, fmpq_mat([[-4, 2], [3, 4]])) == (False, 5.0)
+    assert exact_equal(a, fmpq_mat([[6, 2], [3, 4]])) == (False, 5.0)  # lhs − rhs = −5
     assert [fmt_error(e) for e in (None, 0.0, 1.5e-3, math.inf)] == ["exact", "0", "1.50e-03", "inf"]
 
 

@@ -28,54 +28,20 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from icrl_verify import constructions
-from icrl_verify.arith import ExactBackend, cuda_available
+from icrl_verify.arith import ExactBackend
 from icrl_verify.attention import run_transformer
 from icrl_verify.checks.td_family import TD0Check, schwartz_zippel_bound
 from icrl_verify.prompts import td_prompt
-from icrl_verify.tasks import TDInstance
-from icrl_verify.testing import assert_certified, budget
+from icrl_verify.testing import WORKED_EXAMPLE, BackendSuite, assert_certified, exact_row, torch_batches
 
 CHECK = TD0Check()
 
 
-@given(CHECK.strategy("exact"))
-def test_exact_equality_at_every_layer(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_exact([instance]))
-
-
-@budget(8)
-@given(CHECK.strategy("ball"))
-def test_rigorous_balls_contain_zero(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_ball([instance]))
-
-
-@budget(4)
-@given(CHECK.strategy("mpmath"))
-def test_mpmath_error_falls_with_precision(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_ladder([instance]))
-
-
-@given(CHECK.strategy("float64"))
-def test_float64_inductive_step_within_running_bound(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_float(CHECK.batch_of(instance), "float64"))
-
-
-@budget(2)
-@given(st.integers(0, 2**32 - 1))
-def test_torch_batched_thousand_tasks(seed: int) -> None:
-    batch = TD0Check(float_n=30, float_depth=10).sample_float(np.random.default_rng(seed), 1000)
-    assert_certified(CHECK.run_float(batch, "torch"))
-
-
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
-def test_torch_cuda_batched() -> None:
-    batch = TD0Check(float_n=30, float_depth=10).sample_float(np.random.default_rng(0), 1000)
-    assert_certified(CHECK.run_float(batch, "torch", device="cuda"))
+test_backends = BackendSuite(CHECK, torch_batches(TD0Check(float_n=30, float_depth=10), 1000)).tests()
+"""Exact equality at every layer, ball containment, the mpmath ladder, and the float64 / batched torch
+inductive step within running bounds (1000 tasks of d = 3, n = 30, L = 10 per torch batch)."""
 
 
 def test_default_certificate_sampler_has_negligible_false_pass_probability() -> None:
@@ -88,15 +54,8 @@ def test_default_certificate_sampler_has_negligible_false_pass_probability() -> 
 def test_worked_example_of_the_spec() -> None:
     """d = 1, n = 2, C = 1, φ = (1, 2), γφ' = (1, 0.5) (γ = 1/2, φ' = (2, 1)), r = (1, −1), φ_q = 3 (contract, T1)."""
     F = Fraction
-    Z0 = td_prompt(
-        np.array([[F(1)], [F(2)]], dtype=object),
-        np.array([[F(2)], [F(1)]], dtype=object),
-        np.array([F(1), F(-1)], dtype=object),
-        np.array([F(3)], dtype=object),
-        F(1, 2),
-    )
     one = np.array([[F(1)]], dtype=object)
     bk = ExactBackend()
+    Z0 = td_prompt(*WORKED_EXAMPLE)
     states = run_transformer(bk, bk.asmatrix(Z0), constructions.td0(1, [one] * 3, n=2))
-    last_rows = [[F(int(states[l][2, j].p), int(states[l][2, j].q)) for j in range(3)] for l in (1, 2, 3)]
-    assert last_rows == [[1, F(-1, 4), F(3, 2)], [1, F(-5, 8), F(3, 4)], [1, F(-7, 16), F(9, 8)]]
+    assert exact_row(states, 2, (1, 2, 3)) == [[1, F(-1, 4), F(3, 2)], [1, F(-5, 8), F(3, 4)], [1, F(-7, 16), F(9, 8)]]

@@ -23,8 +23,8 @@ stack equals the untied stack with equal layers.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from fractions import Fraction
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -34,61 +34,31 @@ from hypothesis import strategies as st
 
 from icrl_verify import constructions
 from icrl_verify.algorithms import eligibility_traces
-from icrl_verify.arith import ExactBackend, cuda_available
-from icrl_verify.attention import run_transformer, td_lambda_mask, tied
+from icrl_verify.arith import ExactBackend
+from icrl_verify.attention import run_transformer, td_lambda_mask
 from icrl_verify.checks.base import FloatBound, tracked_backend
 from icrl_verify.checks.td_family import TD0Check, counting_rational_inputs
 from icrl_verify.checks.td_variants import TDLambdaCheck, grid_instance
-from icrl_verify.strategies import matrices
+from icrl_verify.strategies import lambdas, matrices
 from icrl_verify.tasks import TDInstance
-from icrl_verify.testing import assert_certified, budget
-
-
-def lambdas(exact: bool) -> st.SearchStrategy[Any]:
-    """Trace parameters in [0, 1], always including the edges λ = 0 (TD(0)) and λ = 1."""
-    if exact:
-        grid = st.builds(Fraction, st.integers(0, 16), st.just(16))
-        return st.one_of(st.sampled_from([Fraction(0), Fraction(1)]), grid)
-    return st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
-
+from icrl_verify.testing import BackendSuite, assert_certified, assert_tied_stack_is_untied, torch_batches
 
 CHECK = TDLambdaCheck()
 """Draws the instances (task data do not depend on λ); each test builds the check of its λ."""
 
 
-@given(CHECK.strategy("exact"), lambdas(exact=True))
-def test_exact_equality_at_every_layer(instance: TDInstance, lam: Fraction) -> None:
-    assert_certified(TDLambdaCheck(lam).run_exact([instance]))
+def with_lambda(check: TDLambdaCheck, lam: Any) -> TDLambdaCheck:
+    """The check of trace parameter ``lam`` with the float sizes of ``check``."""
+    return TDLambdaCheck(lam, float_n=check.float_n, float_depth=check.float_depth)
 
 
-@budget(8)
-@given(CHECK.strategy("ball"), lambdas(exact=True))
-def test_rigorous_balls_contain_zero(instance: TDInstance, lam: Fraction) -> None:
-    assert_certified(TDLambdaCheck(lam).run_ball([instance]))
-
-
-@budget(4)
-@given(CHECK.strategy("mpmath"), lambdas(exact=True))
-def test_mpmath_error_falls_with_precision(instance: TDInstance, lam: Fraction) -> None:
-    assert_certified(TDLambdaCheck(lam).run_ladder([instance]))
-
-
-@given(CHECK.strategy("float64"), lambdas(exact=False))
-def test_float64_inductive_step_within_running_bound(instance: TDInstance, lam: float) -> None:
-    assert_certified(TDLambdaCheck(lam).run_float(CHECK.batch_of(instance), "float64"))
-
-
-@budget(2)
-@given(st.integers(0, 2**32 - 1), lambdas(exact=False))
-def test_torch_batched_tasks(seed: int, lam: float) -> None:
-    check = TDLambdaCheck(lam, float_n=30, float_depth=10)
-    assert_certified(check.run_float(check.sample_float(np.random.default_rng(seed), 256), "torch"))
-
-
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
-def test_torch_cuda_batched() -> None:
-    check = TDLambdaCheck(float_n=30, float_depth=10)
-    assert_certified(check.run_float(check.sample_float(np.random.default_rng(0), 1000), "torch", device="cuda"))
+test_backends = BackendSuite(
+    CHECK,
+    torch_batches(TDLambdaCheck(float_n=30, float_depth=10), 256),
+    variant=lambdas,
+    with_variant=with_lambda,
+).tests()
+"""Every backend as T1, each example with its own λ (exact rationals for the exact kinds)."""
 
 
 def test_published_configuration_float64() -> None:
@@ -127,16 +97,12 @@ def test_lambda_zero_is_td0_state_for_state(instance: TDInstance) -> None:
 @given(CHECK.strategy("exact"), st.data())
 def test_weight_tied_stack_equals_untied_stack(instance: TDInstance, data: st.DataObject) -> None:
     """One layer applied L times is the untied stack with L equal layers, exactly, and it is TD(λ) with C_l = C."""
-    d, n = instance.d, instance.n
     lam = data.draw(lambdas(exact=True), label="lam")
     depth = data.draw(st.integers(0, 4), label="L")
-    C = data.draw(matrices((d, d), exact=True), label="C")
-    bk = ExactBackend()
-    Z0 = bk.asmatrix(CHECK.build_prompt(instance))
-    looped = tied(constructions.td_lambda(d, [C], n, lam)[0], depth)
-    assert run_transformer(bk, Z0, looped) == run_transformer(bk, Z0, constructions.td_lambda(d, [C] * depth, n, lam))
-    check = TDLambdaCheck(lam, construction=lambda d, Cs, n: tied(constructions.td_lambda(d, [C], n, lam)[0], len(Cs)))
-    assert_certified(check.run_exact([replace(instance, preconditioners=(C,) * depth)]))
+    C = data.draw(matrices((instance.d, instance.d), exact=True), label="C")
+    assert_tied_stack_is_untied(
+        partial(constructions.td_lambda, lam=lam), partial(TDLambdaCheck, lam), instance, C, depth
+    )
 
 
 @given(st.integers(1, 8), st.integers(1, 3), lambdas(exact=True), st.data())

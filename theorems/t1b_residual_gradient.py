@@ -22,7 +22,6 @@ running bound scales with them, and ``test_growing_iterates_within_the_derived_b
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -32,52 +31,28 @@ from hypothesis import strategies as st
 
 from icrl_verify import constructions
 from icrl_verify.algorithms import batch_residual_gradient
-from icrl_verify.arith import ExactBackend, Float64Backend, cuda_available
-from icrl_verify.attention import run_transformer, tied
+from icrl_verify.arith import ExactBackend, Float64Backend
+from icrl_verify.attention import run_transformer
 from icrl_verify.checks.td_variants import ResidualGradientCheck, grid_instance
 from icrl_verify.prompts import td_prompt
 from icrl_verify.strategies import matrices
 from icrl_verify.tasks import TDInstance
-from icrl_verify.testing import assert_certified, budget
+from icrl_verify.testing import (
+    WORKED_EXAMPLE,
+    BackendSuite,
+    assert_certified,
+    assert_tied_stack_is_untied,
+    exact_row,
+    torch_batches,
+)
 
 CHECK = ResidualGradientCheck()
 EDGES = [(1, 1, 0, Fraction(0)), (1, 1, 3, Fraction(0)), (2, 1, 2, Fraction(1, 2))]
 """(d, n, L, γ) edge configurations run on every backend."""
 
 
-@given(CHECK.strategy("exact"))
-def test_exact_equality_at_every_layer(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_exact([instance]))
-
-
-@budget(8)
-@given(CHECK.strategy("ball"))
-def test_rigorous_balls_contain_zero(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_ball([instance]))
-
-
-@budget(4)
-@given(CHECK.strategy("mpmath"))
-def test_mpmath_error_falls_with_precision(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_ladder([instance]))
-
-
-@given(CHECK.strategy("float64"))
-def test_float64_inductive_step_within_running_bound(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_float(CHECK.batch_of(instance), "float64"))
-
-
-@budget(2)
-@given(st.integers(0, 2**32 - 1))
-def test_torch_batched_tasks(seed: int) -> None:
-    batch = ResidualGradientCheck(float_n=30, float_depth=10).sample_float(np.random.default_rng(seed), 256)
-    assert_certified(CHECK.run_float(batch, "torch"))
-
-
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
-def test_torch_cuda_batched() -> None:
-    batch = ResidualGradientCheck(float_n=30, float_depth=10).sample_float(np.random.default_rng(0), 1000)
-    assert_certified(CHECK.run_float(batch, "torch", device="cuda"))
+test_backends = BackendSuite(CHECK, torch_batches(ResidualGradientCheck(float_n=30, float_depth=10), 256)).tests()
+"""Every backend as T1 (torch batches of 256 tasks of d = 3, n = 30, L = 10; 1000 on CUDA)."""
 
 
 def growth(check: ResidualGradientCheck, batch: TDInstance) -> float:
@@ -109,34 +84,20 @@ def test_edges_on_every_backend(d: int, n: int, depth: int, gamma: Fraction) -> 
 @given(CHECK.strategy("exact"), st.data())
 def test_weight_tied_stack_equals_untied_stack(instance: TDInstance, data: st.DataObject) -> None:
     """One layer applied L times is the untied stack with L equal layers, exactly, and it is RG with C_l = C."""
-    d, n = instance.d, instance.n
     depth = data.draw(st.integers(0, 4), label="L")
-    C = data.draw(matrices((d, d), exact=True), label="C")
-    bk = ExactBackend()
-    Z0 = bk.asmatrix(CHECK.build_prompt(instance))
-    looped = tied(constructions.residual_gradient(d, [C], n)[0], depth)
-    untied = constructions.residual_gradient(d, [C] * depth, n)
-    assert run_transformer(bk, Z0, looped) == run_transformer(bk, Z0, untied)
-    check = ResidualGradientCheck(lambda d, Cs, n: tied(constructions.residual_gradient(d, [C], n)[0], len(Cs)))
-    assert_certified(check.run_exact([replace(instance, preconditioners=(C,) * depth)]))
+    C = data.draw(matrices((instance.d, instance.d), exact=True), label="C")
+    assert_tied_stack_is_untied(constructions.residual_gradient, ResidualGradientCheck, instance, C, depth)
 
 
 def test_worked_example() -> None:
     """d = 1, n = 2, C = 1, φ = (1, 2), γφ' = (1, 1/2), r = (1, −1), φ_q = 3: w_1 = −3/4, w_2 = −21/32;
     the last row after layers 1 and 2 is (1, 1/8, 9/4) and (1, −1/64, 63/32)."""
     F = Fraction
-    Z0 = td_prompt(
-        np.array([[F(1)], [F(2)]], dtype=object),
-        np.array([[F(2)], [F(1)]], dtype=object),
-        np.array([F(1), F(-1)], dtype=object),
-        np.array([F(3)], dtype=object),
-        F(1, 2),
-    )
     one = np.array([[F(1)]], dtype=object)
     bk = ExactBackend()
+    Z0 = td_prompt(*WORKED_EXAMPLE)
     states = run_transformer(bk, bk.asmatrix(Z0), constructions.residual_gradient(1, [one] * 2, n=2))
-    last_rows = [[F(int(states[l][2, j].p), int(states[l][2, j].q)) for j in range(3)] for l in (1, 2)]
-    assert last_rows == [[1, F(1, 8), F(9, 4)], [1, F(-1, 64), F(63, 32)]]
+    assert exact_row(states, 2, (1, 2)) == [[1, F(1, 8), F(9, 4)], [1, F(-1, 64), F(63, 32)]]
 
 
 @pytest.mark.parametrize(

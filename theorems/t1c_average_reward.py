@@ -27,7 +27,6 @@ with them (``test_growing_iterates_within_the_derived_bound``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -37,52 +36,26 @@ from hypothesis import strategies as st
 
 from icrl_verify import constructions
 from icrl_verify.algorithms import batch_average_reward_td, differential_rewards
-from icrl_verify.arith import ExactBackend, Float64Backend, cuda_available
-from icrl_verify.attention import run_transformer, running_average_operator, standard_mask, tied
+from icrl_verify.arith import ExactBackend, Float64Backend
+from icrl_verify.attention import run_transformer, running_average_operator, standard_mask
 from icrl_verify.checks.td_variants import AverageRewardCheck, grid_instance
 from icrl_verify.prompts import average_reward_prompt
 from icrl_verify.strategies import matrices
 from icrl_verify.tasks import TDInstance
-from icrl_verify.testing import assert_certified, budget
+from icrl_verify.testing import (
+    BackendSuite,
+    assert_certified,
+    assert_tied_stack_is_untied,
+    torch_batches,
+)
 
 CHECK = AverageRewardCheck()
 EDGES = [(1, 1, 0), (1, 1, 3), (2, 1, 2), (1, 3, 2)]
 """(d, n, L) edge configurations run on every backend."""
 
 
-@given(CHECK.strategy("exact"))
-def test_exact_equality_at_every_layer(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_exact([instance]))
-
-
-@budget(8)
-@given(CHECK.strategy("ball"))
-def test_rigorous_balls_contain_zero(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_ball([instance]))
-
-
-@budget(4)
-@given(CHECK.strategy("mpmath"))
-def test_mpmath_error_falls_with_precision(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_ladder([instance]))
-
-
-@given(CHECK.strategy("float64"))
-def test_float64_inductive_step_within_running_bound(instance: TDInstance) -> None:
-    assert_certified(CHECK.run_float(CHECK.batch_of(instance), "float64"))
-
-
-@budget(2)
-@given(st.integers(0, 2**32 - 1))
-def test_torch_batched_tasks(seed: int) -> None:
-    batch = AverageRewardCheck(float_n=30, float_depth=10).sample_float(np.random.default_rng(seed), 256)
-    assert_certified(CHECK.run_float(batch, "torch"))
-
-
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
-def test_torch_cuda_batched() -> None:
-    batch = AverageRewardCheck(float_n=30, float_depth=10).sample_float(np.random.default_rng(0), 1000)
-    assert_certified(CHECK.run_float(batch, "torch", device="cuda"))
+test_backends = BackendSuite(CHECK, torch_batches(AverageRewardCheck(float_n=30, float_depth=10), 256)).tests()
+"""Every backend as T1 (torch batches of 256 tasks of d = 3, n = 30, L = 10; 1000 on CUDA)."""
 
 
 def test_growing_iterates_within_the_derived_bound() -> None:
@@ -111,16 +84,9 @@ def test_edges_on_every_backend(d: int, n: int, depth: int) -> None:
 def test_weight_tied_stack_equals_untied_stack(instance: TDInstance, data: st.DataObject) -> None:
     """One layer applied L times is the untied stack with L equal layers, exactly, and it is
     average-reward TD with C_l = C."""
-    d, n = instance.d, instance.n
     depth = data.draw(st.integers(0, 4), label="L")
-    C = data.draw(matrices((d, d), exact=True), label="C")
-    bk = ExactBackend()
-    Z0 = bk.asmatrix(CHECK.build_prompt(instance))
-    looped = tied(constructions.average_reward_td(d, [C], n)[0], depth)
-    untied = constructions.average_reward_td(d, [C] * depth, n)
-    assert run_transformer(bk, Z0, looped) == run_transformer(bk, Z0, untied)
-    check = AverageRewardCheck(lambda d, Cs, n: tied(constructions.average_reward_td(d, [C], n)[0], len(Cs)))
-    assert_certified(check.run_exact([replace(instance, preconditioners=(C,) * depth)]))
+    C = data.draw(matrices((instance.d, instance.d), exact=True), label="C")
+    assert_tied_stack_is_untied(constructions.average_reward_td, AverageRewardCheck, instance, C, depth)
 
 
 @given(st.integers(1, 10), st.data())

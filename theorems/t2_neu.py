@@ -39,44 +39,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from icrl_verify import neu
-from icrl_verify.arith import cuda_available
 from icrl_verify.arith.torch_backend import intra_op_threads
 from icrl_verify.checks import neu as t2
 from icrl_verify.mrp import FiniteMRP, random_mrp
 from icrl_verify.strategies import finite_mrps
-from icrl_verify.testing import assert_certified, budget
+from icrl_verify.testing import BUDGETS, BackendSuite, assert_certified, budget, torch_batches
 
 seeds = st.integers(0, 2**32 - 1)
 FORWARD = t2.ExpectedTDCheck()
 
 
-@given(FORWARD.strategy("exact"))
-def test_forward_pass_is_expected_td_in_exact_rationals(instance: t2.ExpectedTDInstance) -> None:
-    """θ*_TD(S·I) on the enumerated prompt is expected TD from (P, r, Φ, γ): value iteration at Φ = I."""
-    assert_certified(FORWARD.run_exact([instance]))
-
-
-@budget(4)
-@given(FORWARD.strategy("ball"))
-def test_forward_pass_is_expected_td_in_balls(instance: t2.ExpectedTDInstance) -> None:
-    assert_certified(FORWARD.run_ball([instance]))
-
-
-@budget(3)
-@given(FORWARD.strategy("mpmath"))
-def test_forward_pass_is_expected_td_on_the_mpmath_ladder(instance: t2.ExpectedTDInstance) -> None:
-    assert_certified(FORWARD.run_ladder([instance]))
-
-
-@given(FORWARD.strategy("float64"))
-def test_forward_pass_inductive_step_in_float64(instance: t2.ExpectedTDInstance) -> None:
-    assert_certified(FORWARD.run_float(FORWARD.batch_of(instance), "float64"))
-
-
-@budget(2)
-@given(seeds)
-def test_forward_pass_inductive_step_on_torch_batches(seed: int) -> None:
-    assert_certified(FORWARD.run_float(FORWARD.sample_float(np.random.default_rng(seed), 100), "torch"))
+test_forward_pass_is_expected_td = BackendSuite(
+    FORWARD, torch_batches(FORWARD, 100, cuda_size=100), {**BUDGETS, "ball": 4, "mpmath": 3}
+).tests()
+"""θ*_TD(S·I) on the enumerated prompt is expected TD from (P, r, Φ, γ) (value iteration at Φ = I): exact
+rationals, balls, the mpmath ladder, and the inductive step in float64 and on torch batches of 100 tasks."""
 
 
 @budget(6)
@@ -156,7 +133,7 @@ def test_autograd_gradients_match_exact_forward_mode(seed: int) -> None:
     assert_certified([t2.check_gradients(tasks, layer_sets, rng)])
 
 
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
+@pytest.mark.cuda
 def test_expected_updates_on_cuda_match_cpu() -> None:
     tasks = t2.sample_tasks(np.random.default_rng(0), 3, 4)
     layers = neu.value_iteration_layers(4, 10)

@@ -40,55 +40,33 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from icrl_verify import constructions, cot
-from icrl_verify.arith import ExactBackend, cuda_available
+from icrl_verify.arith import ExactBackend
 from icrl_verify.attention import Head, LinearAttentionWeights, Mask, linear_attention, linear_attention_last
-from icrl_verify.checks.cot import CLAIM_ERROR, CoTCheck, CoTInstance, cot_instance, floor_fit
+from icrl_verify.checks.cot import CLAIM_ERROR, CoTCheck, cot_instance, floor_fit
 from icrl_verify.checks.td_family import schwartz_zippel_bound
 from icrl_verify.prompts import cot_prompt
-from icrl_verify.strategies import matrices
-from icrl_verify.testing import assert_certified, budget
+from icrl_verify.strategies import decoding_steps, matrices
+from icrl_verify.testing import (
+    BUDGETS,
+    WORKED_EXAMPLE,
+    BackendSuite,
+    assert_certified,
+    budget,
+    torch_batches,
+)
 
 CHECK = CoTCheck()
 
 
-@given(CHECK.strategy("exact"))
-def test_exact_equality_at_every_thought(instance: CoTInstance) -> None:
-    assert_certified(CHECK.run_exact([instance]))
-
-
-@budget(6)
-@given(CHECK.strategy("ball"))
-def test_rigorous_balls_contain_zero(instance: CoTInstance) -> None:
-    assert_certified(CHECK.run_ball([instance]))
-
-
-@budget(3)
-@given(CHECK.strategy("mpmath"))
-def test_mpmath_error_falls_with_precision(instance: CoTInstance) -> None:
-    assert_certified(CHECK.run_ladder([instance]))
-
-
-@given(CHECK.strategy("float64"))
-def test_float64_inductive_step_within_running_bound(instance: CoTInstance) -> None:
-    assert_certified(CHECK.run_float(instance.as_batch(), "float64"))
-
-
-@budget(2)
-@given(st.integers(0, 2**32 - 1))
-def test_torch_batched_thousand_tasks(seed: int) -> None:
-    batch = CoTCheck(float_n=30, float_thoughts=10).sample_float(np.random.default_rng(seed), 1000)
-    assert_certified(CHECK.run_float(batch, "torch"))
-
-
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
-def test_torch_cuda_batched() -> None:
-    batch = CoTCheck(float_n=30, float_thoughts=10).sample_float(np.random.default_rng(0), 1000)
-    assert_certified(CHECK.run_float(batch, "torch", device="cuda"))
+test_backends = BackendSuite(
+    CHECK, torch_batches(CoTCheck(float_n=30, float_thoughts=10), 1000), {**BUDGETS, "ball": 6, "mpmath": 3}
+).tests()
+"""Exact equality at every thought, balls, the mpmath ladder, and the float64 / batched torch inductive
+step within running bounds (1000 tasks of d = 3, n = 30, K = 10 per torch batch)."""
 
 
 @budget(3)
@@ -134,15 +112,7 @@ def test_default_certificate_sampler_has_negligible_false_pass_probability() -> 
 
 @budget(10)
 @given(
-    st.integers(1, 3).flatmap(
-        lambda d: st.tuples(
-            st.just(d),
-            st.integers(1, 4),
-            st.integers(0, 3),
-            matrices((3 * d + 2, 3 * d + 2), exact=True),
-            matrices((3 * d + 2, 3 * d + 2), exact=True),
-        )
-    ),
+    decoding_steps(),
     st.data(),
 )
 def test_decoding_step_is_the_last_column_of_the_generic_layer(
@@ -169,12 +139,8 @@ def test_worked_example_matches_t1() -> None:
     r = (1, −1), φ_q = 3): thoughts carry w = −1/2, −1/4, −3/8, so ⟨φ_q, w_k⟩ = −3/2, −3/4, −9/8,
     the negated query entries (3/2, 3/4, 9/8) of the three-layer T1 transformer."""
     F = Fraction
-    Z0 = cot_prompt(
-        np.array([[F(1)], [F(2)]], dtype=object),
-        np.array([[F(2)], [F(1)]], dtype=object),
-        np.array([F(1), F(-1)], dtype=object),
-        F(1, 2),
-    )
+    features, next_features, rewards, _, gamma = WORKED_EXAMPLE
+    Z0 = cot_prompt(features, next_features, rewards, gamma)
     bk = ExactBackend()
     Z = cot.generate(bk, bk.asmatrix(Z0), constructions.cot_td(1, np.array([[F(1)]], dtype=object)), 3)
     tokens = [[F(int(Z[i, 2 + k].p), int(Z[i, 2 + k].q)) for i in range(5)] for k in range(4)]

@@ -43,14 +43,13 @@ from typing import Any
 import numpy as np
 import pytest
 from flint import arb, arb_mat, ctx
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 from numpy.typing import NDArray
 from scipy import stats
 
 from icrl_verify import constructions
 from icrl_verify.algorithms import kernel_td, online_kernel_td_step
-from icrl_verify.arith import BallBackend, ExactBackend, cuda_available
+from icrl_verify.arith import BallBackend, ExactBackend
 from icrl_verify.attention import run_softmax_transformer
 from icrl_verify.certify import ball_verdict, certify_balls, tracked_verdict
 from icrl_verify.checks.base import tracked_backend
@@ -65,12 +64,10 @@ from icrl_verify.checks.kernel_td import (
     tabular_kernel_mrp,
 )
 from icrl_verify.prompts import kernel_td_prompt
-from icrl_verify.testing import assert_certified, budget
+from icrl_verify.strategies import kernel_population_parameters
+from icrl_verify.testing import BackendSuite, assert_certified, budget
 
 CHECK = KernelTDCheck()
-
-
-# --- strategies ------------------------------------------------------------------------------------
 
 
 def claim(results: list[Any], name: str) -> Any:
@@ -82,10 +79,16 @@ def claim(results: list[Any], name: str) -> Any:
 # --- claims 1 and 2: the forward pass is weighted softmax TD, the target invariant holds ------------
 
 
-@budget(10)
-@given(CHECK.strategy("ball"))
-def test_rigorous_balls_contain_zero(instance: KernelTDInstance) -> None:
-    assert_certified(CHECK.run_ball([instance]))
+test_backends = BackendSuite(
+    CHECK,
+    {
+        "torch": (KernelTDCheck(float_n=16, float_depth=6), 100),
+        "torch-cuda": (KernelTDCheck(float_n=30, float_depth=10), 1000),
+    },
+    {"ball": 10, "mpmath": 3, "float64": 25, "torch": 1, "torch-cuda": 1},
+).tests()
+"""Claims 1 and 2 in balls, on the mpmath ladder, and as the float64 / batched torch inductive step (no exact
+kind: exp makes the kernel irrational, see ``test_exact_rationals_cannot_certify_softmax``)."""
 
 
 def composed(bk: BallBackend, instance: KernelTDInstance) -> list[Any]:
@@ -104,34 +107,11 @@ def test_balls_at_256_bits_have_radius_below_2_to_minus_100() -> None:
         assert max(radius for _, _, radius in judged) < 2.0**-100
 
 
-@budget(3)
-@given(CHECK.strategy("mpmath"))
-def test_mpmath_error_falls_with_precision(instance: KernelTDInstance) -> None:
-    assert_certified(CHECK.run_ladder([instance]))
-
-
-@settings(deadline=None)
-@given(CHECK.strategy("float64"))
-def test_float64_inductive_step_within_running_bound(instance: KernelTDInstance) -> None:
-    assert_certified(CHECK.run_float(CHECK.batch_of(instance), "float64"))
-
-
 def test_float64_batch_of_trajectories() -> None:
     batch = KernelTDCheck(float_n=24, float_depth=12).sample_float(np.random.default_rng(2), 300)
     results = CHECK.run_float(batch, "float64")
     assert_certified(results)
     assert claim(results, CLAIM_VALUES).instances == 300
-
-
-def test_torch_batched_trajectories() -> None:
-    batch = KernelTDCheck(float_n=16, float_depth=6).sample_float(np.random.default_rng(3), 100)
-    assert_certified(CHECK.run_float(batch, "torch"))
-
-
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device")
-def test_torch_cuda_batched_trajectories() -> None:
-    batch = KernelTDCheck(float_n=30, float_depth=10).sample_float(np.random.default_rng(3), 1000)
-    assert_certified(CHECK.run_float(batch, "torch", device="cuda"))
 
 
 def test_max_subtraction_keeps_float64_finite_beyond_exp_range() -> None:
@@ -212,11 +192,7 @@ def test_online_form_with_indicator_kernel_is_tabular_td0() -> None:
 
 
 @budget(6)
-@given(
-    st.integers(2, 6).flatmap(
-        lambda S: st.tuples(st.just(S), st.integers(0, 2**32 - 1), st.sampled_from([0, 1, 3, 5, 7]))
-    )
-)
+@given(kernel_population_parameters())
 def test_population_contraction_and_rate_in_balls(params: tuple[int, int, int]) -> None:
     """Generated MRPs meet min_s M_π(s,s) ≥ (1+γ)/2 + c (certified), then ‖I − M_π + γM_πP‖_∞ < 1 − 2c
     and ‖v_k − v_π‖_∞ ≤ (1 − 2c)^k ‖v_π‖_∞ for k ≤ 12 (γ = 0 included)."""

@@ -1,11 +1,38 @@
 """Arithmetic backends: exact rationals, rigorous balls, mpmath, float64 numpy and batched torch."""
 
-from icrl_verify.arith.ball import BallBackend
-from icrl_verify.arith.base import Backend, Scalar
-from icrl_verify.arith.exact import ExactBackend
-from icrl_verify.arith.float64 import Float64Backend
-from icrl_verify.arith.mp import MpmathBackend
-from icrl_verify.arith.torch_backend import TorchBackend, cuda_available
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from icrl_verify.arith.ball import BallBackend
+    from icrl_verify.arith.base import Backend, Scalar
+    from icrl_verify.arith.exact import ExactBackend
+    from icrl_verify.arith.float64 import Float64Backend
+    from icrl_verify.arith.mp import MpmathBackend
+    from icrl_verify.arith.torch_backend import TorchBackend, cuda_available
+
+# public name -> the submodule defining it; imported on first use, so that importing a light submodule
+# (arith.kinds, arith.base) does not load torch, python-flint or mpmath
+_HOME = {
+    "Backend": "base",
+    "BallBackend": "ball",
+    "ExactBackend": "exact",
+    "Float64Backend": "float64",
+    "MpmathBackend": "mp",
+    "Scalar": "base",
+    "TorchBackend": "torch_backend",
+    "cuda_available": "torch_backend",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The backend ``name``, imported from its submodule on first use."""
+    if name not in _HOME:
+        raise AttributeError(f"module 'icrl_verify.arith' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"icrl_verify.arith.{_HOME[name]}"), name)
+
 
 __all__ = [
     "Backend",

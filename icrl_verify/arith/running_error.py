@@ -138,7 +138,7 @@ def scale_kind(s: Scalar) -> Literal["zero", "unit", "power", "inexact"]:
         return "zero"
     if abs(exact_s) == 1:
         return "unit"
-    if exact_s.denominator & (exact_s.denominator - 1) == 0 and abs(exact_s.numerator) == 1:
+    if exact_s.denominator.bit_count() == 1 and abs(exact_s.numerator) == 1:
         return "power"
     return "inexact"
 

@@ -19,6 +19,7 @@ from icrl_verify.arith.ball import BallBackend
 from icrl_verify.arith.base import Backend
 from icrl_verify.arith.exact import ExactBackend
 from icrl_verify.arith.float64 import Float64Backend
+from icrl_verify.arith.kinds import BackendKind, float_kind_name, parse_kind
 from icrl_verify.arith.mp import MpmathBackend
 from icrl_verify.arith.running_error import RunningErrorBackend
 from icrl_verify.arith.torch_backend import TorchBackend, intra_op_threads
@@ -39,12 +40,7 @@ I = TypeVar("I")  # one instance (exact backends) or a batch of instances (float
 
 FLOAT64_UNIT_ROUNDOFF = 2.0**-53
 FloatBound = Literal["running", "absolute"]
-BACKEND_KINDS = ("exact", "ball", "mpmath", "float64", "torch", "torch-cuda")
-
-
-def float_kind(kind: str, device: str = "cpu") -> str:
-    """The one name of a float backend in tables, options and JSON: float64, torch or torch-cuda."""
-    return "float64" if kind == "float64" else "torch" if device == "cpu" else "torch-cuda"
+float_kind = float_kind_name  # the name checks/neu.py imports; the lead drops it once neu imports arith.kinds
 
 
 def tracked_backend(kind: str, device: str = "cpu", bound: FloatBound = "running") -> BoundBackend:
@@ -107,19 +103,27 @@ class TheoremCheck(Provable, Generic[I]):
 
     def prove(self, kinds: Sequence[str], rng: np.random.Generator, budget: float = 1.0) -> list[ClaimResult]:
         out: list[ClaimResult] = []
-        for kind in kinds:
-            count = max(1, round(self.counts.get(kind, self.counts["torch"]) * budget))
-            if kind == "exact" and self.exact_certifiable:
-                out += self.run_exact([self.sample_exact(rng) for _ in range(count)])
-            elif kind == "ball":
-                out += self.run_ball([self.sample_exact(rng) for _ in range(count)])
-            elif kind == "mpmath":
-                out += self.run_ladder([self.sample_exact(rng) for _ in range(count)])
-            elif kind in ("float64", "torch", "torch-cuda"):
-                device = "cuda" if kind == "torch-cuda" else "cpu"
-                backend = "float64" if kind == "float64" else "torch"
-                out += self.run_float(self.sample_float(rng, count), backend, device)
+        for kind in map(parse_kind, kinds):
+            if not self.certifies(kind):
+                continue
+            count = max(1, round(self.counts.get(kind.name, self.counts["torch"]) * budget))
+            if kind.exact_inputs:
+                out += self.run(kind, [self.sample_exact(rng) for _ in range(count)])
+            else:
+                out += self.run(kind, self.sample_float(rng, count))
         return out
+
+    def certifies(self, kind: BackendKind) -> bool:
+        """True when ``prove`` and ``verify`` certify the claims on ``kind`` (not exact, when they involve exp)."""
+        return kind.name != "exact" or self.exact_certifiable
+
+    def run(self, kind: BackendKind, instances: Any) -> list[ClaimResult]:
+        """Every claim on backend ``kind``: ``instances`` is a list of single instances for the exact-input
+        kinds (exact, ball, mpmath) and one batch for the float kinds."""
+        if kind.float_backend is not None:
+            return self.run_float(instances, kind.float_backend, kind.device)
+        runs = {"exact": self.run_exact, "ball": self.run_ball, "mpmath": self.run_ladder}
+        return runs[kind.name](instances)
 
     def describe(self, instance: I) -> str:
         """Short description of an instance for a counterexample line."""
@@ -206,16 +210,8 @@ class TheoremCheck(Provable, Generic[I]):
 
     def run_on(self, kind: str, instance: I) -> list[ClaimResult]:
         """Every claim of one single instance on backend ``kind`` (float kinds run it as a batch of one)."""
-        if kind == "exact":
-            return self.run_exact([instance])
-        if kind == "ball":
-            return self.run_ball([instance])
-        if kind == "mpmath":
-            return self.run_ladder([instance])
-        if kind in ("float64", "torch", "torch-cuda"):
-            device = "cuda" if kind == "torch-cuda" else "cpu"
-            return self.run_float(self.batch_of(instance), "float64" if kind == "float64" else "torch", device)
-        raise ValueError(f"kind: expected one of {', '.join(BACKEND_KINDS)}, got {kind!r}")
+        backend = parse_kind(kind)
+        return self.run(backend, [instance] if backend.exact_inputs else self.batch_of(instance))
 
     def _entry(self, batch: I, k: int) -> I | None:
         """Batch entry k as a single instance, or None when this check cannot take one."""
@@ -243,7 +239,7 @@ class TheoremCheck(Provable, Generic[I]):
 
     def _run_float_piece(self, batch: I, kind: str, device: str) -> list[ClaimResult]:
         bk = tracked_backend(kind, device, self.float_bound)
-        res = self._results(float_kind(kind, device))
+        res = self._results(float_kind_name(kind, device))
         count = 0
         for pair in self.step_pairs(bk, batch):
             ok, diff, ratio = tracked_verdict(bk, pair.lhs, pair.rhs)

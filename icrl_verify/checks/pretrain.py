@@ -7,17 +7,15 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from icrl_verify.arith.torch_backend import cuda_available, intra_op_threads
+from icrl_verify.arith.kinds import parse_kind
+from icrl_verify.arith.torch_backend import intra_op_threads
 from icrl_verify.certify import ClaimResult
 from icrl_verify.checks.base import Figure, Provable
-from icrl_verify.pretrain import PretrainConfig, train
-from icrl_verify.pretrain_cli import write_figures
-from icrl_verify.pretrain_metrics import t_interval
+from icrl_verify.pretrain import PretrainConfig, t_interval, train
 
 THRESHOLD = 0.85
 """Lower confidence bound that final SS and IWS on held-out tasks must reach (issue 7)."""
@@ -180,13 +178,12 @@ class PretrainCheck(Provable):
         self.config = config
 
     def prove(self, kinds: Sequence[str], rng: np.random.Generator, budget: float = 1.0) -> list[ClaimResult]:
-        torch_kinds = [k for k in kinds if k in ("torch", "torch-cuda")]
         out: list[ClaimResult] = []
-        for kind in torch_kinds:
-            device = "cuda" if kind == "torch-cuda" else "cpu"
-            if device == "cuda" and not cuda_available():
+        for kind in kinds:
+            spec = parse_kind(kind)
+            if spec.float_backend != "torch" or not spec.available():
                 continue
-            config = dataclasses.replace(self.config, device=device)
+            config = dataclasses.replace(self.config, device=spec.device)
             count = len(config.seeds)
             main, control = run_with_control(config)
             backend = f"{kind}-{config.dtype} pretrain"
@@ -228,12 +225,3 @@ def bench_pretrain(single_tasks: int = 4000, batched_tasks: int = 200) -> list[F
             for stage, seconds in result.timings.items():
                 figures.append((f"{label}: {stage} (summed over workers)", seconds, "s"))
     return figures
-
-
-def report_pretrain(out_dir: Path, config: PretrainConfig | None = None) -> list[Path]:
-    """Figures of a run (default: the CI-sized run, 8 seeds, evaluated every 20 tasks): metric curves with
-    seed bands and the seed-mean heat-maps, as ``pretrain_curves`` and ``pretrain_heatmaps`` (PNG, PDF)."""
-    config = config or dataclasses.replace(CI_CONFIG, log_every=20, checkpoint_every=20)
-    with intra_op_threads(1):
-        result = train(config, workers=2)
-    return write_figures(result, out_dir, prefix="pretrain_")

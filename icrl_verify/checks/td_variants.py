@@ -41,9 +41,7 @@ def _fraction(name: str, value: Any) -> Fraction:
     return f
 
 
-def grid_instance(
-    rng: np.random.Generator, d: int, n: int, depth: int, gamma: Fraction | None = None
-) -> TDInstance:
+def grid_instance(rng: np.random.Generator, d: int, n: int, depth: int, gamma: Fraction | None = None) -> TDInstance:
     """An exact task with every entry on the Schwartz–Zippel grid, discount ``gamma`` (None: average
     reward) and L = ``depth`` preconditioners C_l."""
     phi, phi_next, r, q = (rational_grid(rng, shape) for shape in ((n, d), (n, d), (n,), (d,)))
@@ -64,16 +62,13 @@ class TDLambdaCheck(TD0Check):
         self,
         lam: float | Fraction = Fraction(1, 2),
         construction: Construction | None = None,
-        d: int = 3,
-        n: int = 20,
-        depth: int = 8,
-        float_n: int = 100,
-        float_depth: int = 40,
         *,
         prompt: PromptBuilder | None = None,
+        **sizes: int,
     ) -> None:
+        """``sizes``: ``d``, ``n``, ``depth``, ``float_n``, ``float_depth`` of :class:`TD0Check`."""
         self.lam = _fraction("lam", lam)
-        super().__init__(construction, d, n, depth, float_n, float_depth, prompt=prompt)
+        super().__init__(construction, prompt=prompt, **sizes)
         self.title = f"linear attention with mask M_λ = batch TD(λ), λ = {self.lam}"
 
     def default_construction(self, d: int, preconditioners: Sequence[Any], n: int) -> list[LinearAttentionWeights]:

@@ -1,4 +1,4 @@
-"""Figures ``icrl-verify report`` draws (registered in ``icrl_verify.checks.registry.REPORTS``)."""
+"""Figures ``icrl-verify report`` draws (named in ``icrl_verify.catalogue``)."""
 
 from __future__ import annotations
 

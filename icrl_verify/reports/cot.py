@@ -20,7 +20,7 @@ THOUGHTS = 300
 FLOOR_SEEDS = 200
 
 
-def thought_errors(seed: int = 0) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]:
+def _thought_errors(seed: int = 0) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]:
     """‖w_k − w_TD‖ and ‖w_k − w_n‖ for k = 0..THOUGHTS at each context length, decoded by the CoT layer
     θ*_CoT(αI) on one Boyan chain (S = 10, d = 4, γ = 0.9), and the floors ‖w_n − w_TD‖; α = min Re λ/|λ|²
     over the eigenvalues λ of the population −A, so every mode of I − α(−A) contracts.
@@ -50,7 +50,7 @@ def thought_errors(seed: int = 0) -> tuple[NDArray[np.float64], NDArray[np.float
 def report_cot(out_dir: Path) -> list[Path]:
     """Two panels: error against thoughts for several n (geometric phase, then the floor), and the
     floor against n on 200 seeds with the fitted slope and its 99% interval. Writes PNG and PDF."""
-    errors, to_fixed_point, floors, alpha = thought_errors()
+    errors, to_fixed_point, floors, alpha = _thought_errors()
     fit = floor_fit(np.random.default_rng(1), FLOOR_SEEDS)
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     left, right = fig.subplots(1, 2)

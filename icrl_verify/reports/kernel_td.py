@@ -52,7 +52,7 @@ def _interval(samples: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArra
     return samples.mean(axis=0), np.asarray(half, dtype=np.float64)
 
 
-def draw_kernel_td(curves: SupErrorCurves) -> Figure:
+def _draw_kernel_td(curves: SupErrorCurves) -> Figure:
     """Left: mean sup error against layer with 95% bands, and the (1 − 2c)^L ‖v_π‖ line. Right: the
     plateau against n on log-log axes with its confidence intervals and a 1/√n guide."""
     fig = Figure(figsize=(12, 4.8), layout="constrained")
@@ -63,13 +63,16 @@ def draw_kernel_td(curves: SupErrorCurves) -> Figure:
         mean, half = _interval(errors)
         left.plot(layers, mean, marker=".", label=f"n = {n}")
         left.fill_between(layers, np.maximum(mean - half, 1e-12), mean + half, alpha=0.2)
-    left.plot(layers, (1 - 2 * curves.c) ** layers * curves.start, "k--",
-              label=f"(1 − 2c)^L ‖v_π‖∞, c = {curves.c:.3f}")
+    left.plot(
+        layers, (1 - 2 * curves.c) ** layers * curves.start, "k--", label=f"(1 − 2c)^L ‖v_π‖∞, c = {curves.c:.3f}"
+    )
     left.set_yscale("log")
     left.set_xlabel("layer L")
     left.set_ylabel("sup_j |Z_L[d+2, j] − v_π(S_j)|")
-    left.set_title(f"T4: softmax TD on {curves.num_states}-state MRP, γ = {curves.gamma}, "
-                   f"‖I − M + γMP‖∞ = {curves.norm:.3f}", fontsize=10)
+    left.set_title(
+        f"T4: softmax TD on {curves.num_states}-state MRP, γ = {curves.gamma}, ‖I − M + γMP‖∞ = {curves.norm:.3f}",
+        fontsize=10,
+    )
     left.grid(alpha=0.3, which="both")
     left.legend(fontsize=8)
     sizes = np.array(sorted(curves.errors))
@@ -97,13 +100,15 @@ def write_csv(curves: SupErrorCurves, path: Path) -> Path:
         writer.writerow(["n", "layer", "mean_sup_error", "ci95_half_width", "c", "norm"])
         for n, errors in curves.errors.items():
             mean, half = _interval(errors)
-            writer.writerows([n, l, repr(float(m)), repr(float(h)), curves.c, curves.norm]
-                             for l, (m, h) in enumerate(zip(mean, half)))
+            writer.writerows(
+                [n, l, repr(float(m)), repr(float(h)), curves.c, curves.norm]
+                for l, (m, h) in enumerate(zip(mean, half))
+            )
     return path
 
 
 def report_kernel_td(out_dir: Path, **sizes: Any) -> list[Path]:
     """Compute :func:`kernel_td_errors` (``sizes`` passed on) and write kernel_td_sup_error.{png,pdf,csv}."""
     curves = kernel_td_errors(**sizes)
-    paths = save_figure(draw_kernel_td(curves), out_dir, "kernel_td_sup_error")
+    paths = save_figure(_draw_kernel_td(curves), out_dir, "kernel_td_sup_error")
     return [*paths, write_csv(curves, out_dir / "kernel_td_sup_error.csv")]

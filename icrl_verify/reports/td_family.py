@@ -119,7 +119,7 @@ def _log10(values: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.where(np.isfinite(logs), logs, np.nan)
 
 
-def draw_td_family(curves: Sequence[ErrorCurves]) -> Figure:
+def _draw_td_family(curves: Sequence[ErrorCurves]) -> Figure:
     """One panel per algorithm: log10 error against layer (from layer 1), one line per backend; exact
     results are drawn as markers on a floor line labelled as exact (their log10 is −∞)."""
     fig = Figure(figsize=(12, 8.5), layout="constrained")
@@ -165,5 +165,5 @@ def write_csv(curves: Sequence[ErrorCurves], path: Path) -> Path:
 def report_td_family(out_dir: Path, **sizes: int) -> list[Path]:
     """Compute :func:`td_family_errors` (``sizes`` passed on) and write td_family_errors.{png,pdf,csv}."""
     curves = td_family_errors(**sizes)
-    paths = save_figure(draw_td_family(curves), out_dir, "td_family_errors")
+    paths = save_figure(_draw_td_family(curves), out_dir, "td_family_errors")
     return [*paths, write_csv(curves, out_dir / "td_family_errors.csv")]

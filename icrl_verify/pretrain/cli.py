@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
-from matplotlib.figure import Figure
-from numpy.typing import NDArray
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from icrl_verify.arith.torch_backend import intra_op_threads
-from icrl_verify.pretrain import CHECKPOINT_NAME, PretrainConfig, PretrainResult, save_result, train
-from icrl_verify.pretrain_metrics import t_interval
-from icrl_verify.reports import save_figure
+from icrl_verify.pretrain import (
+    RUN_NAME,
+    PretrainConfig,
+    PretrainResult,
+    has_checkpoint,
+    read_run,
+    save_result,
+    seed_values,
+    t_interval,
+    train,
+    write_run,
+)
+from icrl_verify.reports.pretrain import write_figures
 
 SUMMARY_METRICS = (
     ("ss", "SS (held-out)"),
@@ -37,90 +44,10 @@ SUMMARY_METRICS = (
 """Metrics of the summary table and their labels."""
 
 
-def _band(values: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Mean over seeds (axis 1) and the 95% t-interval band (the mean itself with one seed)."""
-    mean = values.mean(axis=1)
-    if values.shape[1] < 2:
-        return mean, mean, mean
-    bounds = [t_interval(row) for row in values]
-    return mean, np.array([b.lower for b in bounds]), np.array([b.upper for b in bounds])
-
-
-def _curve(ax: Any, result: PretrainResult, name: str, label: str) -> None:
-    tasks, values = result.series(name)
-    if values.ndim == 3:  # per parameter layer: plot layer 0 (the tied layer)
-        values = values[..., 0]
-    mean, lower, upper = _band(values)
-    line = ax.plot(tasks, mean, label=label)[0]
-    ax.fill_between(tasks, lower, upper, color=line.get_color(), alpha=0.25, lw=0)
-
-
-def write_figures(result: PretrainResult, out_dir: Path, prefix: str = "") -> list[Path]:
-    """Metric curves (seed mean with its 95% t-interval band) and heat-maps of the seed-mean aligned final
-    P and Q (each divided by its largest |entry|); PNG and PDF. Returns the paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config = result.config
-    seeds = len(config.seeds)
-    band = "95% t-interval over seeds" if seeds > 1 else "one seed"
-    fig = Figure(figsize=(13, 7.5), layout="constrained")
-    axes = fig.subplots(2, 3)
-    panels = (
-        (axes[0, 0], (("ss", "SS"), ("iws", "IWS")), "similarity to batch TD (held-out)"),
-        (axes[0, 1], (("vd", "VD"),), "value difference (held-out)"),
-        (axes[0, 2], (("loss", "TD loss (train)"),), "training loss"),
-        (axes[1, 0], (("p_corner", "P[2d,2d]"), ("p_others", "mean |other P|")), "P (aligned)"),
-        (
-            axes[1, 1],
-            (("q_tl_trace", "tr Q top-left"), ("q_tm_trace", "tr Q top-middle"), ("q_others", "mean |other Q|")),
-            "Q (aligned)",
-        ),
-        (
-            axes[1, 2],
-            (("cos_p", "cos(P, e e^T)"), ("cos_q", "cos(Q, Q*(I))"), ("q_structure", "Q structure fraction")),
-            "structure",
-        ),
-    )
-    for ax, metrics, title in panels:
-        for name, label in metrics:
-            _curve(ax, result, name, label)
-        ax.set_title(title)
-        ax.set_xlabel("tasks")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-    axes[0, 0].axhline(0.85, color="grey", ls="--", lw=0.8)
-    fig.suptitle(
-        f"TD pretraining: d={config.d}, S={config.num_states}, n={config.n}, L={config.layers} "
-        f"{'tied' if config.tied else 'untied'}, {seeds} seeds ({band}), target={config.target}"
-    )
-    paths = save_figure(fig, out_dir, f"{prefix}curves", dpi=130)
-    final = result.final
-    P = np.asarray(final["p_aligned_mean"])
-    Q = np.asarray(final["q_aligned_mean"])
-    layers = P.shape[0]
-    fig = Figure(figsize=(8.5, 4.2 * layers), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(layers, 2))
-    D = P.shape[-1]
-    for l in range(layers):
-        for ax, M, name in ((axes[l, 0], P[l], "P"), (axes[l, 1], Q[l], "Q")):
-            scale = float(np.max(np.abs(M))) or 1.0
-            image = ax.imshow(M / scale, cmap="RdBu_r", vmin=-1, vmax=1)
-            for i in range(D):
-                for j in range(D):
-                    ax.text(j, i, f"{M[i, j] / scale:.2f}", ha="center", va="center", fontsize=6)
-            ax.set_title(f"seed-mean aligned {name}" + (f" (layer {l})" if layers > 1 else "") + f" / {scale:.3g}")
-            ax.set_xticks(range(D))
-            ax.set_yticks(range(D))
-            fig.colorbar(image, ax=ax, shrink=0.8)
-    fig.suptitle(f"after {final['tasks']} tasks, {seeds} seeds")
-    return [*paths, *save_figure(fig, out_dir, f"{prefix}heatmaps", dpi=130)]
-
-
 def live_metrics(record: dict[str, Any]) -> str:
     """Seed means of SS, IWS, VD and the aligned P[2d,2d] (layer 0) of one log record."""
-    means = "  ".join(
-        f"{label} {np.mean(record[name]):.3f}" for name, label in (("ss", "SS"), ("iws", "IWS"), ("vd", "VD"))
-    )
-    return means + f"  P[2d,2d] {np.mean(np.asarray(record['p_corner'])[:, 0]):.2f}"
+    shown = (("ss", "SS", ".3f"), ("iws", "IWS", ".3f"), ("vd", "VD", ".3f"), ("p_corner", "P[2d,2d]", ".2f"))
+    return "  ".join(f"{label} {np.mean(seed_values(record, name)):{spec}}" for name, label, spec in shown)
 
 
 def summary_table(result: PretrainResult) -> Table:
@@ -131,28 +58,13 @@ def summary_table(result: PretrainResult) -> Table:
     for column in ("metric", "mean", "95% t-interval", "min", "max"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for name, label in SUMMARY_METRICS:
-        values = np.asarray(final[name], dtype=np.float64)
-        if values.ndim == 2:
-            values = values[:, 0]
-        ci = f"[{t_interval(values).lower:.4f}, {t_interval(values).upper:.4f}]" if seeds > 1 else "-"
+        values = seed_values(final, name)
+        ci = "-"
+        if seeds > 1:
+            interval = t_interval(values)
+            ci = f"[{interval.lower:.4f}, {interval.upper:.4f}]"
         table.add_row(label, f"{values.mean():.4f}", ci, f"{values.min():.4f}", f"{values.max():.4f}")
     return table
-
-
-RUN_NAME = "run.json"
-"""The configuration and worker count of a run, written when it starts (read back by --resume)."""
-
-
-def _saved_run(out: Path) -> tuple[PretrainConfig, int]:
-    path = out / RUN_NAME
-    if not path.exists():
-        raise typer.BadParameter(f"--resume: {path} does not exist (nothing to resume in {out})")
-    data = json.loads(path.read_text())
-    return PretrainConfig.from_dict(data["config"]), int(data["workers"])
-
-
-def _has_checkpoint(out: Path) -> bool:
-    return (out / CHECKPOINT_NAME).exists() or any(out.glob(f"group*/{CHECKPOINT_NAME}"))
 
 
 def pretrain_command(
@@ -182,10 +94,12 @@ def pretrain_command(
     if out.exists() and not out.is_dir():
         raise typer.BadParameter(f"--out: {out} is an existing file, expected a directory")
     if resume:
-        config, workers = _saved_run(out)
+        if not (out / RUN_NAME).exists():
+            raise typer.BadParameter(f"--resume: {out / RUN_NAME} does not exist (nothing to resume in {out})")
+        config, workers = read_run(out)
         console.print(f"resuming {out} with its saved configuration and {workers} worker(s) (other flags ignored)")
     else:
-        if _has_checkpoint(out):
+        if has_checkpoint(out):
             raise typer.BadParameter(f"--out: {out} already holds a run; pass --resume or choose another directory")
         try:
             config = PretrainConfig(
@@ -210,7 +124,7 @@ def pretrain_command(
         raise typer.BadParameter(f"--threads, --workers: expected integers >= 1, got {threads}, {workers}")
     out.mkdir(parents=True, exist_ok=True)
     if not resume:
-        (out / RUN_NAME).write_text(json.dumps({"config": config.to_dict(), "workers": workers}, indent=1))
+        write_run(out, config, workers)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

@@ -1,4 +1,4 @@
-"""Metrics of the pretraining experiment (docs/contract.md T5): structure, SS, IWS, VD, the fitted-α TD reference."""
+"""Metrics of the pretraining experiment (docs/contract.md T5): weight structure, SS, IWS, VD, t-intervals."""
 
 from __future__ import annotations
 
@@ -10,9 +10,6 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 from scipy import stats
-
-from icrl_verify.algorithms import preconditioned_td
-from icrl_verify.arith.torch_backend import TorchBackend
 
 FloatArray = NDArray[np.float64]
 
@@ -108,30 +105,6 @@ def weight_metrics(P: Any, Q: Any) -> dict[str, FloatArray]:
         "cos_q": _cosine(Q_al, np.broadcast_to(td_q_identity(d), Q_al.shape), axes),
         "q_structure": np.asarray(structure, dtype=np.float64),
     }
-
-
-def td_reference(
-    bk: TorchBackend, alpha: torch.Tensor, Z: torch.Tensor, depth: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The fitted-α batch-TD reference on prompts Z (seed axis first): θ*_TD with C = αI in every layer.
-
-    Runs the reference algorithm (``algorithms.preconditioned_td``, equal to the transformer θ*_TD(αI)
-    by T1) on the context of each prompt. ``alpha`` has shape (seeds,), Z (seeds, …, 2d+1, n+1).
-    Returns (v̂_TD = φ_qᵀ w_L with shape (seeds, …), w_L with shape (seeds, …, d)); autograd flows to α.
-    """
-    rows, cols = bk.shape(Z)
-    d, n = (rows - 1) // 2, cols - 1
-    if alpha.dim() != 1 or alpha.shape[0] != Z.shape[0]:
-        raise ValueError(f"alpha: expected shape ({Z.shape[0]},) (one step size per seed), got {tuple(alpha.shape)}")
-    lead = (Z.shape[0],) + (1,) * (Z.dim() - 3)
-    C = alpha.reshape(*lead, 1, 1) * bk.eye(d)
-    features = bk.block(Z, slice(0, d), slice(0, n))
-    next_features = bk.block(Z, slice(d, 2 * d), slice(0, n))
-    rewards = bk.block(Z, slice(2 * d, rows), slice(0, n))
-    query = bk.block(Z, slice(0, d), slice(n, cols))
-    w = preconditioned_td(bk, features, features, next_features, rewards, [C] * depth)[-1]
-    value = bk.matmul(bk.transpose(w), query)
-    return value[..., 0, 0], w[..., 0]
 
 
 def _torch_cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -1,34 +1,31 @@
-"""Checks of T3: one linear-attention layer decoded with chain of thought runs batch TD ([X26a]; our construction)."""
+"""T3's check: K thoughts of one linear-attention layer carry batch TD and agree with T1 ([X26a]; our construction)."""
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-import scipy.linalg
-import scipy.stats
-from flint import fmpq_mat
 from hypothesis.strategies import SearchStrategy
 from numpy.typing import NDArray
 
 from icrl_verify import constructions, cot, strategies
 from icrl_verify.algorithms import context_blocks, preconditioned_td, td_errors, td_step
 from icrl_verify.arith.absolute_program import BoundBackend
-from icrl_verify.arith.base import Backend, to_fraction
+from icrl_verify.arith.base import Backend
 from icrl_verify.arith.exact import ExactBackend, to_fmpq
 from icrl_verify.arith.float64 import Float64Backend
 from icrl_verify.attention import linear_attention, run_transformer
 from icrl_verify.certify import ClaimPair, ClaimResult
 from icrl_verify.checks.base import Figure, TheoremCheck, certification_figures
+from icrl_verify.checks.cot.decay import FLOOR_LENGTHS, contraction_certificate, floor_fit
 from icrl_verify.checks.td_family import rational_grid
-from icrl_verify.mrp import FiniteMRP, boyan_chain
 from icrl_verify.prompts import cot_prompt, td_prompt
+from icrl_verify.tasks.cot import CoTInstance, cot_instance, empirical_fixed_point, empirical_td_system
 
 M = TypeVar("M")
 Construction = Callable[[int, Any], cot.CoTWeights]
@@ -44,126 +41,6 @@ CLAIM_ERROR = "w_k - w_n = (I - C A_n)^k (w_0 - w_n)"
 CLAIM_DECAY = "geometric decay when rho(I - C A_n) < 1"
 CLAIM_FLOOR = "floor ||w_n - w_TD|| ~ n^(-1/2)"
 
-FLOOR_LEVEL = 0.99
-"""Confidence level of the floor-slope interval."""
-FLOOR_LENGTHS = (256, 512, 1024, 2048, 4096, 8192, 16384)
-"""Context lengths n of the floor fit: a geometric grid, each a prefix of the same trajectory."""
-CERTIFICATE_GRID = 2**20
-"""The certified contraction factor s is a multiple of 2^-20 just above (1 + ρ(I − C A_n))/2, below 1."""
-
-
-@dataclass(frozen=True)
-class CoTInstance:
-    """T3 task data: a context, a query, a preconditioner C used by every thought, the number of
-    thoughts K and the empirical fixed point w_n (None when A_n is singular). Arrays are (n, d),
-    (n, d), (n,), (d,), (d, d), (d,), or batched with a leading axis B; ``next_features`` is φ'_i
-    (γ is applied by the prompt builder and, separately, by the reference). Fractions (with a
-    Fraction γ) keep an instance exact; exact checks convert float entries to the rationals they are."""
-
-    features: NDArray[Any]
-    next_features: NDArray[Any]
-    rewards: NDArray[Any]
-    query: NDArray[Any]
-    gamma: float | Fraction
-    C: NDArray[Any]
-    thoughts: int
-    fixed_point: NDArray[Any] | None
-
-    @property
-    def d(self) -> int:
-        """Feature dimension."""
-        return int(self.features.shape[-1])
-
-    @property
-    def n(self) -> int:
-        """Number of context tokens."""
-        return int(self.features.shape[-2])
-
-    def take(self, rows: slice) -> CoTInstance:
-        """The batch entries ``rows`` of a batched instance."""
-        fp = None if self.fixed_point is None else self.fixed_point[rows]
-        return CoTInstance(
-            self.features[rows], self.next_features[rows], self.rewards[rows], self.query[rows], self.gamma,
-            self.C[rows], self.thoughts, fp,
-        )  # fmt: skip
-
-    def as_batch(self) -> CoTInstance:
-        """A single instance as a float64 batch of one (float backends are batched)."""
-        f = _batch_of_one
-        fp = None if self.fixed_point is None else f(self.fixed_point)
-        return CoTInstance(
-            f(self.features), f(self.next_features), f(self.rewards), f(self.query), float(self.gamma),
-            f(self.C), self.thoughts, fp,
-        )  # fmt: skip
-
-    def rational(self) -> CoTInstance:
-        """The same task in exact rationals (every float is one), with its exact fixed point; itself
-        when already exact."""
-        if all(_is_rational(a) for a in (self.features, self.next_features, self.rewards, self.query, self.C)) and (
-            isinstance(self.gamma, Fraction)
-        ):
-            return self
-        R = _rationals
-        return cot_instance(
-            R(self.features), R(self.next_features), R(self.rewards), R(self.query), to_fraction(self.gamma),
-            R(self.C), self.thoughts,
-        )  # fmt: skip
-
-
-def _batch_of_one(a: NDArray[Any]) -> NDArray[np.float64]:
-    return np.asarray(a, dtype=np.float64)[None]
-
-
-def _is_rational(a: NDArray[Any]) -> bool:
-    return a.dtype == object and all(isinstance(x, Fraction) for x in a.flat)
-
-
-def _rationals(a: Any) -> NDArray[Any]:
-    """An array of exact Fractions with the values of ``a`` (floats are dyadic rationals)."""
-    arr = np.asarray(a)
-    out = np.empty(arr.shape, dtype=object)
-    for idx, x in np.ndenumerate(arr):
-        out[idx] = to_fraction(x)
-    return out
-
-
-def empirical_td_system(bk: Backend[M], features: M, next_features: M, rewards: M) -> tuple[M, M]:
-    """A_n = (1/n) Σ_i φ_i (φ_i − γφ'_i)ᵀ and b_n = (1/n) Σ_i r_i φ_i from the d×n blocks of a context
-    (``next_features`` holds γφ'_i, ``rewards`` is 1×n). The empirical fixed point solves A_n w = b_n;
-    as n → ∞ on an ergodic chain A_n → −A and b_n → b of docs (note the sign of A)."""
-    _, n = bk.shape(features)
-    A = bk.scale(bk.matmul(features, bk.transpose(bk.sub(features, next_features))), Fraction(1, n))
-    b = bk.scale(bk.matmul(features, bk.transpose(rewards)), Fraction(1, n))
-    return A, b
-
-
-def empirical_fixed_point(
-    features: Any, next_features: Any, rewards: Any, gamma: float | Fraction
-) -> NDArray[Any] | None:
-    """w_n with A_n w_n = b_n, from task data: exact Fractions for Fraction inputs (None when A_n is
-    singular); for float inputs (batched or not) the least-squares solution in float64, which the
-    float checks use only in residual form (valid for any w)."""
-    if all(_is_rational(np.asarray(a)) for a in (features, next_features, rewards)) and isinstance(gamma, Fraction):
-        ex = ExactBackend()
-        Ae, be = empirical_td_system(ex, *context_blocks(ex, features, next_features, rewards, gamma))
-        if Ae.det() == 0:
-            return None
-        x = Ae.solve(be)
-        return np.array([Fraction(int(x[i, 0].p), int(x[i, 0].q)) for i in range(x.nrows())], dtype=object)
-    fl = Float64Backend()
-    F, G, r = (np.asarray(a, dtype=np.float64) for a in (features, next_features, rewards))
-    Af, bf = empirical_td_system(fl, *context_blocks(fl, F, G, r, float(gamma)))
-    with np.errstate(over="ignore", divide="ignore"):  # pinv of A_n = 0 (an empty context) is 0
-        return np.asarray(np.linalg.pinv(Af) @ bf, dtype=np.float64)[..., 0]
-
-
-def cot_instance(
-    features: Any, next_features: Any, rewards: Any, query: Any, gamma: float | Fraction, C: Any, thoughts: int
-) -> CoTInstance:
-    """An instance with its empirical fixed point computed (exactly for Fraction inputs)."""
-    fixed_point = empirical_fixed_point(features, next_features, rewards, gamma)
-    return CoTInstance(features, next_features, rewards, query, gamma, C, thoughts, fixed_point)
-
 
 def documented_context(bk: Backend[M], blocks: tuple[M, M, M]) -> M:
     """The context tokens the documented layout (docs/theorems/cot.md) says a CoT prompt holds, built
@@ -173,139 +50,10 @@ def documented_context(bk: Backend[M], blocks: tuple[M, M, M]) -> M:
     return bk.concat([features, next_features, rewards, bk.zeros(d + 1, n)], axis=0)
 
 
-def thought_token(bk: Backend[M], w: M) -> M:
+def _thought_token(bk: Backend[M], w: M) -> M:
     """The token the theorem says thought k is: (0, 0, 0, w, 1)."""
     d, _ = bk.shape(w)
     return bk.concat([bk.zeros(2 * d + 1, 1), w, bk.asmatrix(np.ones((1, 1)))], axis=0)
-
-
-def _positive_definite(S: fmpq_mat) -> bool:
-    """Sylvester's criterion in exact arithmetic: every leading principal minor is positive."""
-    d = S.nrows()
-    return all(fmpq_mat(k, k, [S[i, j] for i in range(k) for j in range(k)]).det() > 0 for k in range(1, d + 1))
-
-
-def contraction_certificate(T: fmpq_mat) -> tuple[fmpq_mat, Fraction] | str:
-    """A rational quadratic norm in which T contracts: (P, s) with P ≻ 0 and s²P − TᵀPT ≻ 0, both
-    verified exactly, so ‖T x‖_P ≤ s ‖x‖_P and ρ(T) ≤ s < 1. s is a multiple of 2^-20 just above
-    (1 + ρ)/2 (ρ estimated in float), P the float solution of the Stein equation
-    (T/s)ᵀ P (T/s) − P = −I (then s²P − TᵀPT = s²I up to its rounding). Returns a reason when
-    ρ(T) ≥ 1 or the rounded P fails the exact test."""
-    d = T.nrows()
-    Tf = ExactBackend().to_numpy(T)
-    rho = float(np.max(np.abs(np.linalg.eigvals(Tf))))
-    s = Fraction(math.ceil((1 + rho) / 2 * CERTIFICATE_GRID) + 1, CERTIFICATE_GRID)
-    if s >= 1:
-        return f"rho(I - C A_n) = {rho:.6g} is not below 1 (the hypothesis fails)"
-    X = scipy.linalg.solve_discrete_lyapunov((Tf / float(s)).T, np.eye(d))
-    X = (X + X.T) / 2
-    P = ExactBackend().asmatrix(X)
-    gap = P * to_fmpq(s * s) - T.transpose() * P * T
-    if not (_positive_definite(P) and _positive_definite(gap)):
-        return f"the rounded Stein solution is not an exact certificate (rho = {rho:.6g}, s = {float(s):.6g})"
-    return P, s
-
-
-@dataclass(frozen=True)
-class FloorFit:
-    """Per-seed least-squares slopes of log ‖w_n − w_TD‖ against log n, and their confidence interval.
-
-    Each seed is an independent task and trajectory (stationary start); the floors at the lengths
-    are nested prefixes of that one trajectory, so only seeds are independent: the interval is a
-    Student-t interval over the per-seed slopes."""
-
-    lengths: NDArray[np.int64]
-    floors: NDArray[np.float64]  # (seeds, lengths)
-    level: float = FLOOR_LEVEL
-
-    @property
-    def slopes(self) -> NDArray[np.float64]:
-        """OLS slope per seed."""
-        x = np.log(self.lengths.astype(np.float64))
-        c = (x - x.mean()) / np.sum((x - x.mean()) ** 2)
-        return np.asarray(np.log(self.floors) @ c, dtype=np.float64)
-
-    @property
-    def mean(self) -> float:
-        """Mean slope over seeds."""
-        return float(np.mean(self.slopes))
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        """Two-sided Student-t interval for the expected slope at ``level``."""
-        s = self.slopes
-        half = float(scipy.stats.t.ppf(0.5 + self.level / 2, s.size - 1)) * float(np.std(s, ddof=1)) / math.sqrt(s.size)
-        return self.mean - half, self.mean + half
-
-    def passes(self) -> bool:
-        """The interval contains −1/2 and excludes both 0 (no shrinkage) and −1 (a 1/n rate)."""
-        lo, hi = self.interval
-        return lo <= -0.5 <= hi and lo > -1.0 and hi < 0.0
-
-    def summary(self) -> str:
-        """One line for the certificate."""
-        lo, hi = self.interval
-        return (
-            f"mean slope {self.mean:.3f}, {self.level:.0%} CI [{lo:.3f}, {hi:.3f}] over {self.floors.shape[0]} seeds, "
-            f"n = {int(self.lengths[0])}..{int(self.lengths[-1])}"
-        )
-
-
-def ergodic_tasks(
-    rng: np.random.Generator, count: int, num_states: int = 10, dim: int = 4, gamma: float = 0.9
-) -> list[FiniteMRP]:
-    """Boyan chains of [W25a] (ergodic by construction) whose TD fixed point is well defined."""
-    tasks: list[FiniteMRP] = []
-    while len(tasks) < count:
-        task = boyan_chain(num_states, dim, gamma, rng)
-        try:
-            task.td_fixed_point()
-        except ValueError:
-            continue
-        tasks.append(task)
-    return tasks
-
-
-def empirical_fixed_points(
-    tasks: Sequence[FiniteMRP], lengths: Sequence[int], rng: np.random.Generator
-) -> NDArray[np.float64]:
-    """w_n at each length n (nested prefixes) of one stationary trajectory per task, all tasks stepped
-    together: (tasks, lengths, d). Tasks must share S, d and γ."""
-    ns = [int(n) for n in lengths]
-    if not ns or ns[0] < 1 or any(b <= a for a, b in itertools.pairwise(ns)):
-        raise ValueError(f"lengths: expected an increasing sequence of positive integers, got {lengths!r}")
-    count, S, d, gamma = len(tasks), tasks[0].num_states, tasks[0].dim, tasks[0].gamma
-    if any(t.num_states != S or t.dim != d or t.gamma != gamma for t in tasks):
-        raise ValueError("tasks: expected the same number of states, feature dimension and discount")
-    rows = np.arange(count)
-    cumulative = np.stack([np.cumsum(t.P, axis=1) for t in tasks])
-    Phi, r = np.stack([t.features for t in tasks]), np.stack([t.r for t in tasks])
-    state = np.array([rng.choice(S, p=t.stationary) for t in tasks])
-    A, b = np.zeros((count, d, d)), np.zeros((count, d))
-    out = np.empty((count, len(ns), d))
-    done = 0
-    for j, n in enumerate(ns):
-        states = np.empty((count, n - done + 1), dtype=np.int64)
-        states[:, 0] = state
-        draws = rng.random((count, n - done))
-        for t in range(n - done):
-            cdf = cumulative[rows, states[:, t]]
-            states[:, t + 1] = np.minimum((cdf <= draws[:, t, None] * cdf[:, -1:]).sum(axis=1), S - 1)
-        f, f_next = Phi[rows[:, None], states[:, :-1]], Phi[rows[:, None], states[:, 1:]]
-        A += np.einsum("mti,mtj->mij", f, f - gamma * f_next)
-        b += np.einsum("mti,mt->mi", f, r[rows[:, None], states[:, :-1]])
-        out[:, j] = np.linalg.solve(A / n, (b / n)[..., None])[..., 0]
-        state, done = states[:, -1], n
-    return out
-
-
-def floor_fit(rng: np.random.Generator, seeds: int, lengths: Sequence[int] = FLOOR_LENGTHS) -> FloorFit:
-    """‖w_n − w_TD‖ on ``seeds`` independent Boyan chains (S = 10, d = 4, γ = 0.9), stationary starts."""
-    tasks = ergodic_tasks(rng, seeds)
-    w_td = np.stack([t.td_fixed_point() for t in tasks])
-    w_n = empirical_fixed_points(tasks, lengths, rng)
-    floors = np.linalg.norm(w_n - w_td[:, None, :], axis=-1)
-    return FloorFit(np.asarray(lengths, dtype=np.int64), floors)
 
 
 class CoTCheck(TheoremCheck[CoTInstance]):
@@ -445,7 +193,7 @@ class CoTCheck(TheoremCheck[CoTInstance]):
         for k in range(K + 1):
             pairs += [
                 ClaimPair(CLAIM_W, k, read[k], ws[k]),
-                ClaimPair(CLAIM_TOKEN, k, cot.thought(bk, Z, k, n), thought_token(bk, ws[k])),
+                ClaimPair(CLAIM_TOKEN, k, cot.thought(bk, Z, k, n), _thought_token(bk, ws[k])),
                 ClaimPair(CLAIM_VALUE, k, cot.value(bk, query, read[k]), _t1_value(bk, t1[k], d, n)),
             ]
         if inst.fixed_point is not None:
@@ -486,7 +234,7 @@ class CoTCheck(TheoremCheck[CoTInstance]):
         pairs: list[ClaimPair[Any]] = [
             ClaimPair(CLAIM_PROMPT, 0, bk.block(Zc, slice(None), slice(0, n)), documented_context(bk, blocks)),
             ClaimPair(CLAIM_W, 0, w0, bk.zeros(d, 1)),
-            ClaimPair(CLAIM_TOKEN, 0, first, thought_token(bk, bk.zeros(d, 1))),
+            ClaimPair(CLAIM_TOKEN, 0, first, _thought_token(bk, bk.zeros(d, 1))),
             ClaimPair(CLAIM_VALUE, 0, cot.value(bk, query, w0), _t1_value(bk, Zt, d, n)),
         ]
         seat = Zc  # context and c_0; each step appends the exact token of the reference iterate
@@ -498,13 +246,11 @@ class CoTCheck(TheoremCheck[CoTInstance]):
             t1_next = linear_attention(bk, _t1_seat(bk, Zt, w, blocks, query), t1_layer)
             pairs += [
                 ClaimPair(CLAIM_W, k + 1, read, w_next),
-                ClaimPair(CLAIM_TOKEN, k + 1, nxt, thought_token(bk, w_next)),
+                ClaimPair(CLAIM_TOKEN, k + 1, nxt, _thought_token(bk, w_next)),
                 ClaimPair(CLAIM_VALUE, k + 1, cot.value(bk, query, read), _t1_value(bk, t1_next, d, n)),
-                ClaimPair(
-                    CLAIM_ERROR, k + 1, bk.sub(read, w_n), bk.add(bk.matmul(T, bk.sub(w, w_n)), residual)
-                ),
+                ClaimPair(CLAIM_ERROR, k + 1, bk.sub(read, w_n), bk.add(bk.matmul(T, bk.sub(w, w_n)), residual)),
             ]
-            seat = bk.concat([seat, thought_token(bk, bk.exact_input(ws[k + 1]))], axis=1)
+            seat = bk.concat([seat, _thought_token(bk, bk.exact_input(ws[k + 1]))], axis=1)
         return pairs
 
     # -- the claims that are not equalities ------------------------------------------------------

@@ -12,8 +12,24 @@ from numpy.typing import NDArray
 from icrl_verify.arith.base import to_fraction
 
 
+class ContextSizes:
+    """The sizes of task data whose ``features`` are (n, d), or (B, n, d) for a batch."""
+
+    features: NDArray[Any]
+
+    @property
+    def d(self) -> int:
+        """Feature dimension."""
+        return int(self.features.shape[-1])
+
+    @property
+    def n(self) -> int:
+        """Context length (number of transitions, one context token each)."""
+        return int(self.features.shape[-2])
+
+
 @dataclass(frozen=True)
-class TDInstance:
+class TDInstance(ContextSizes):
     """One task of T1–T1c as data, never as a prompt: the prompt is built from it by the builder under
     test and the reference algorithm is computed from it by a separate path.
 
@@ -45,16 +61,6 @@ class TDInstance:
                 raise ValueError(f"preconditioners[{l}]: expected shape {(*batch, d, d)}, got {C.shape}")
 
     @property
-    def d(self) -> int:
-        """Feature dimension."""
-        return int(self.features.shape[-1])
-
-    @property
-    def n(self) -> int:
-        """Context length (number of transitions)."""
-        return int(self.features.shape[-2])
-
-    @property
     def depth(self) -> int:
         """Number of layers L."""
         return len(self.preconditioners)
@@ -79,7 +85,7 @@ class TDInstance:
         """A single instance as a float64 batch of one (entries rounded to the nearest double)."""
         if self.batch is not None:
             raise ValueError("instance: already a batch")
-        f = _float_batch_of_one
+        f = float_batch_of_one
         return TDInstance(
             f(self.features), f(self.next_features), f(self.rewards), f(self.query),
             None if self.gamma is None else float(self.gamma), tuple(f(C) for C in self.preconditioners),
@@ -94,7 +100,6 @@ class TDInstance:
             f(self.features), f(self.next_features), f(self.rewards), f(self.query),
             None if self.gamma is None else to_fraction(self.gamma), tuple(f(C) for C in self.preconditioners),
         )  # fmt: skip
-
 
     def reductions(self, keep_d: bool = False, keep_depth: bool = False) -> list[TDInstance]:
         """Smaller single tasks, for shrinking a counterexample: one transition dropped, the last layer
@@ -120,7 +125,8 @@ class TDInstance:
         return out
 
 
-def _float_batch_of_one(a: NDArray[Any]) -> NDArray[np.float64]:
+def float_batch_of_one(a: Any) -> NDArray[np.float64]:
+    """``a`` as a float64 batch of one (a leading axis of size 1; entries rounded to the nearest double)."""
     return np.asarray(a, dtype=np.float64)[None]
 
 
