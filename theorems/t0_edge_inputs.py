@@ -124,6 +124,11 @@ COT_EDGES = {
         _a([[0.0], [1.5], [0.0]]), _a([[0.0], [0.0], [0.0]]), _a([0.0, 1.0, 0.0]), _a([1.5]), 0.0,
         _a([[2.2250738585e-313]]), 2,
     ),
+    "soak: A_n subnormal, w_n beyond the overflow threshold": cot_instance(
+        _a([[1.542348713665846e-179], [0.0]]), _a([[1.955901830161189e144], [2.5770382500031366e144]]),
+        _a([0.8701448475755365, 0.4589931219679968]), _a([2.5770382500031366e144]), 3.2441658957059218e-285,
+        _a([[0.0]]), 1,
+    ),
     **{
         name: cot_instance(
             inst.features, inst.next_features, inst.rewards, inst.query, float(inst.gamma or 0.0),

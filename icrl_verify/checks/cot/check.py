@@ -228,6 +228,9 @@ class CoTCheck(TheoremCheck[CoTInstance]):
         if fixed_point is None:
             fixed_point = empirical_fixed_point(*task)
         assert fixed_point is not None  # a float context always has a least-squares solution
+        # the residual form holds for any w: where the solution is not a float (A_n subnormal, w_n beyond
+        # the overflow threshold) take w = 0 instead of an infinite one
+        fixed_point = np.where(np.isfinite(fixed_point), fixed_point, 0.0)
         T, A, b, w_n = self._error_operator(bk, batch, blocks, fixed_point)
         residual = bk.matmul(C, bk.sub(b, bk.matmul(A, w_n)))
         w0 = self.readout(bk, first)
