@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from icrl_verify import algorithms, catalogue, constructions, mrp, prompts
+from icrl_verify._lazy import lazy_attributes
 from icrl_verify.attention import LinearAttentionWeights, linear_attention, run_transformer, transformer_values
 from icrl_verify.mrp import FiniteMRP
 
@@ -27,11 +27,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """``verify`` and the other checking names are imported on first use (they load the checks and torch)."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'icrl_verify' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"icrl_verify.{_LAZY[name]}"), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

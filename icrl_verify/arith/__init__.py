@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from icrl_verify._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from icrl_verify.arith.ball import BallBackend
@@ -27,11 +28,7 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The backend ``name``, imported from its submodule on first use."""
-    if name not in _HOME:
-        raise AttributeError(f"module 'icrl_verify.arith' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"icrl_verify.arith.{_HOME[name]}"), name)
+__getattr__ = lazy_attributes(__name__, _HOME)
 
 
 __all__ = [

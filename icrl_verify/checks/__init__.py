@@ -6,8 +6,9 @@ check (and torch and scipy with them).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from icrl_verify._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from icrl_verify.checks.base import Figure, FloatBound, Provable, TheoremCheck, tracked_backend
@@ -40,11 +41,7 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The public check ``name``, imported from its module on first use."""
-    if name not in _HOME:
-        raise AttributeError(f"module 'icrl_verify.checks' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"icrl_verify.checks.{_HOME[name]}"), name)
+__getattr__ = lazy_attributes(__name__, _HOME)
 
 
 __all__ = [
