@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -189,3 +190,32 @@ def test_the_module_probe_sees_what_is_loaded() -> None:
     """The probe can fail: it sees numpy (the core maths loads it) and torch once a check is imported."""
     assert _loaded_by(["--help"], ("numpy",)) == ["numpy"]
     assert "torch" in _loaded_by(["prove", "-t", "T1", "--budget", "0"], HEAVY)
+
+
+def test_a_selection_with_no_certifiable_row_is_a_usage_error() -> None:
+    result = runner.invoke(app, ["prove", "-t", "T4", "-b", "exact"])
+    assert result.exit_code == 2, result.output
+    assert "T4 runs on ball" in " ".join(result.output.split())
+
+
+def test_a_row_reproduces_when_its_theorem_and_backend_run_alone(tmp_path: Path) -> None:
+    """Each (theorem, backend) draws from a stream of (seed, theorem, backend): the T1c rows of a run
+    with T1 before it equal those of T1c alone."""
+    both, alone = tmp_path / "both.json", tmp_path / "alone.json"
+    common = ["-b", "exact", "-b", "float64", "--budget", "0.05", "--seed", "7"]
+    assert runner.invoke(app, ["prove", "-t", "T1", "-t", "T1c", *common, "--json", str(both)]).exit_code == 0
+    assert runner.invoke(app, ["prove", "-t", "T1c", *common, "--json", str(alone)]).exit_code == 0
+    rows = [
+        [(r["claim"], r["backend"], r["instances"], r["worst_error"]) for r in json.loads(p.read_text())["results"]
+         if r["theorem"] == "T1c"]
+        for p in (both, alone)
+    ]  # fmt: skip
+    assert rows[0] == rows[1] and rows[0]
+
+
+def test_prove_into_a_pipe_prints_a_line_per_theorem() -> None:
+    result = runner.invoke(app, ["prove", "-t", "T1", "-t", "T1b", "-b", "exact", "--budget", "0.05"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith(("T1:", "T1b:"))]
+    assert [line.split(":")[0] for line in lines] == ["T1", "T1b"]
+    assert all(re.fullmatch(r"T1b?: 3 rows, 3 pass, 0 fail, \d+\.\d s", line) for line in lines), lines
