@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from icrl_verify import mrp as mrp_module
+from icrl_verify.arith.kinds import parse_kind
 from icrl_verify.tasks import TDInstance
 from icrl_verify.tasks.cot import CoTInstance, cot_instance
 from icrl_verify.tasks.kernel_td import KernelTDInstance
@@ -217,17 +218,10 @@ def td_instances(
 # --- task data of T2 (enumerated prompt), T3 (chain of thought), T4 (softmax kernel TD) -----------
 # Instances are task data, never prompts: the check builds the prompt with the builder under test.
 
-EXACT_KINDS = ("exact", "ball", "mpmath")
-FLOAT_KINDS = ("float64", "torch", "torch-cuda")
-
-
 def exact_kind(kind: str) -> bool:
-    """True for the kinds that draw exact rationals (exact, ball, mpmath), False for the float kinds."""
-    if kind in EXACT_KINDS:
-        return True
-    if kind in FLOAT_KINDS:
-        return False
-    raise ValueError(f"kind: expected one of {EXACT_KINDS + FLOAT_KINDS}, got {kind!r}")
+    """True for the kinds that draw exact rationals (exact, ball, mpmath), False for the float kinds;
+    a ValueError for an unknown kind (the names are those of :mod:`icrl_verify.arith.kinds`)."""
+    return parse_kind(kind).exact_inputs
 
 
 def format_numbers(values: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
@@ -81,25 +82,24 @@ class TDInstance(ContextSizes):
             preconditioners=tuple(C[rows] for C in self.preconditioners),
         )
 
+    def _converted(self, array: Callable[[NDArray[Any]], NDArray[Any]], scalar: Callable[[Any], Any]) -> TDInstance:
+        """Every array through ``array`` and γ (when there is one) through ``scalar``."""
+        return TDInstance(
+            array(self.features), array(self.next_features), array(self.rewards), array(self.query),
+            None if self.gamma is None else scalar(self.gamma), tuple(array(C) for C in self.preconditioners),
+        )  # fmt: skip
+
     def as_float_batch(self) -> TDInstance:
         """A single instance as a float64 batch of one (entries rounded to the nearest double)."""
         if self.batch is not None:
             raise ValueError("instance: already a batch")
-        f = float_batch_of_one
-        return TDInstance(
-            f(self.features), f(self.next_features), f(self.rewards), f(self.query),
-            None if self.gamma is None else float(self.gamma), tuple(f(C) for C in self.preconditioners),
-        )  # fmt: skip
+        return self._converted(float_batch_of_one, float)
 
     def as_exact(self) -> TDInstance:
         """The same single task in exact rationals (every float is one): Fraction arrays and a Fraction γ."""
         if self.batch is not None:
             raise ValueError("instance: exact arithmetic takes a single instance, not a batch")
-        f = exact_array
-        return TDInstance(
-            f(self.features), f(self.next_features), f(self.rewards), f(self.query),
-            None if self.gamma is None else to_fraction(self.gamma), tuple(f(C) for C in self.preconditioners),
-        )  # fmt: skip
+        return self._converted(exact_array, to_fraction)
 
     def reductions(self, keep_d: bool = False, keep_depth: bool = False) -> list[TDInstance]:
         """Smaller single tasks, for shrinking a counterexample: one transition dropped, the last layer
